@@ -123,9 +123,8 @@ cos_status_t cos_format(const hal_t *hal, const cos_model_t *model)
 	sys_area_t s;
 	cf_memset(&s, 0, sizeof s);
 	hal_status_t st = hal->nvm_write(hal->ctx, SYS_OFF, zero, sizeof zero);
-	for (uint32_t off = JRNL_OFF; st == HAL_OK && off < JRNL_OFF + JRNL_SIZE;
-	     off += sizeof zero)
-		st = hal->nvm_write(hal->ctx, off, zero, sizeof zero);
+	if (st == HAL_OK)
+		st = jrnl_format(hal, JRNL_OFF);
 
 	s.magic = COS_MAGIC;
 	s.layout = COS_LAYOUT;

@@ -22,6 +22,7 @@
 
 #include "cos/cos.h"
 #include "cos/hal.h"
+#include "cos/jrnl.h"
 #include "cos/scp03.h"
 
 #define cf_memcpy __builtin_memcpy
@@ -66,7 +67,6 @@
 #define SYS_SIZE 256u
 #define JRNL_OFF 256u
 #define JRNL_SIZE 1536u
-#define JRNL_HDR 16u
 #define JRNL_CAP (JRNL_SIZE - JRNL_HDR)
 #define OBJ_OFF (JRNL_OFF + JRNL_SIZE)
 #define COS_MAGIC 0x534F4346u /* "FCOS" */
@@ -161,10 +161,9 @@ typedef struct cos_ctx {
 
 	scp03_t sc;
 
-	/* journal staging */
+	/* journal */
+	jrnl_t j;
 	uint8_t jbuf[JRNL_CAP];
-	uint16_t jlen, jcount;
-	uint8_t jfail;
 
 	/* command and response buffers */
 	uint8_t cbuf[COS_CAPDU_MAX];
@@ -178,7 +177,7 @@ _Static_assert(sizeof(cos_ctx_t) <= sizeof(cos_chip_t), "chip RAM");
 /* ---- util.c ---- */
 int cos_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);
 void cos_wipe(void *p, size_t n);
-uint32_t cos_crc32(uint32_t crc, const uint8_t *p, size_t n);
+#define cos_crc32 jrnl_crc32
 uint16_t cos_get16(const uint8_t *p);
 uint32_t cos_get32(const uint8_t *p);
 void cos_put16(uint8_t *p, uint16_t v);
@@ -202,7 +201,6 @@ uint16_t nvm_commit(cos_ctx_t *c);
 /* Stage the system area (recomputing its CRC). */
 void nvm_stage_sys(cos_ctx_t *c, sys_area_t *s);
 cos_status_t nvm_recover(cos_ctx_t *c);
-uint32_t nvm_journal_capacity(void);
 
 /* ---- command handlers: one a command, in the dispatch table of cos.c.
  * A handler leaves response data in c->rbuf / c->rlen and returns the SW. */

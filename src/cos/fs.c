@@ -61,7 +61,10 @@ void fs_make_mf(fs_entry_t *mf)
 	mf->type = COS_FT_MF;
 	mf->parent = NO_FILE;
 	mf->lcs = 0x05;
-	mf->am = 0x7F; /* every operation always: until the profile says */
+	/* After issuance the card's structure changes only through the
+	 * issuer's secure channel. */
+	mf->am = 0x7F;
+	cf_memset(mf->ac, COS_AC_SM, sizeof mf->ac);
 	mf->aid_len = sizeof isd;
 	cf_memcpy(mf->aid, isd, sizeof isd);
 }
