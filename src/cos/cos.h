@@ -124,7 +124,7 @@ typedef struct {
 	int locked;                 /* OPERATIONAL but MF deactivated */
 	uint8_t gp_state;           /* GlobalPlatform card state */
 	uint8_t serial[COS_SERIAL_LEN];
-	uint8_t transport_tries;    /* left; 0 once the code is gone */
+	uint8_t transport_tries;    /* left in TRANSPORT; 0 in any other state */
 	uint8_t cplc[COS_CPLC_LEN];
 	uint32_t nvm_size;
 	uint32_t fs_capacity;       /* bytes for file bodies */
@@ -170,7 +170,7 @@ typedef struct {
 	uint8_t lcs;                /* ISO/IEC 7816-4 LCS byte */
 	uint16_t size;              /* transparent: bytes; records: record length */
 	uint8_t records, max_records;
-	uint32_t allocated;         /* NVM bytes of the body */
+	uint32_t allocated;         /* NVM bytes of the body; a DF: its subtree's */
 	uint8_t ac[COS_AC_OPS];
 } cos_file_info_t;
 

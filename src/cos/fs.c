@@ -1154,7 +1154,7 @@ static int walk_from(const cos_ctx_t *c, uint8_t slot, unsigned depth,
 	f.size = e.size;
 	f.records = e.nrec;
 	f.max_records = e.max_rec;
-	f.allocated = e.data_len;
+	f.allocated = fs_is_df(&e) ? subtree_alloc(c, slot) : e.data_len;
 	for (int bit = 0; bit < COS_AC_OPS; bit++)
 		f.ac[bit] = (e.am & (1u << bit)) ? e.ac[bit] : COS_AC_NEVER;
 	int r = fn(&f, arg);
