@@ -1,0 +1,143 @@
+/*
+ * cli_util.h - what the files of src/cli share: exit statuses, messages,
+ * option errors, hex parsing and printing, GlobalPlatform dates, and the
+ * card a command talks to.
+ *
+ * The card: `--card` takes "vcard:PATH" or a bare PATH, a virtual chip whose
+ * EEPROM lives in the image file PATH (src/hal, hal_file_*). A reader layer
+ * (src/reader, with "pcsc:NAME") will replace the in-process chip here; until
+ * then "pcsc:" is refused with a message saying so. Opening a card powers
+ * the chip up (which recovers its NVM journal if a write was interrupted);
+ * closing it powers it down and flushes the image. The chip state persists
+ * in the image between commands.
+ *
+ * Messages: every error goes to stderr as "cardfab CMD: what went wrong",
+ * naming the file, option, argument or line and what was expected. Secrets
+ * (transport codes, PINs, keys) never appear in a message.
+ */
+#ifndef CARDFAB_CLI_UTIL_H
+#define CARDFAB_CLI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cos/cos.h"
+
+/* Exit statuses of every command. */
+#define CLI_OK 0
+#define CLI_FAIL 1  /* the command ran and failed (I/O, card, check) */
+#define CLI_USAGE 2 /* the command line was wrong */
+
+/* The command being run, for messages ("chip new", "apdu", ...). */
+void cli_set_command(const char *name);
+const char *cli_command(void);
+
+/* "cardfab CMD: <message>\n" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, then "(see 'cardfab help TOPIC')"; returns CLI_USAGE. */
+int cli_usage_error(const char *topic, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Report what getopt_long() returned for a bad option ('?' or ':', with an
+ * optstring that starts with ':' and opterr = 0) and return CLI_USAGE.
+ */
+int cli_option_error(int c, char **argv, const char *topic);
+
+/* Reset getopt_long() for a fresh argument vector. */
+void cli_getopt_reset(void);
+
+/* ---- hex ---- */
+
+/*
+ * Parse hex digits into out (capacity cap), *len receives the byte count.
+ * Spaces and tabs are allowed between bytes, not inside one. Returns 0, or
+ * -1 with why (capacity why_cap) saying what is wrong and where (1-based
+ * character positions), e.g. "character 5 ('G') is not a hex digit".
+ */
+int cli_hex_parse(const char *s, uint8_t *out, size_t cap, size_t *len,
+		  char *why, size_t why_cap);
+/* Exactly n bytes (2n digits, no spaces). -1 with why on anything else. */
+int cli_hex_parse_exact(const char *s, uint8_t *out, size_t n, char *why,
+			size_t why_cap);
+
+/* Uppercase hex, no separator, NUL-terminated; out_cap >= 2n + 1. */
+void cli_hex_str(const uint8_t *p, size_t n, char *out, size_t out_cap);
+/* Uppercase hex to f: sep 0 none, else that character between bytes. */
+void cli_hex_print(FILE *f, const uint8_t *p, size_t n, char sep);
+
+/* ---- GlobalPlatform dates (YDDD in BCD: last digit of the year, day of
+ * the year) ---- */
+
+/* Today (local time) as YDDD. */
+void cli_yddd_today(uint8_t out[2]);
+/*
+ * Decode a YDDD date into text: "2025-11-22" for the most recent year not
+ * after this one that ends in Y, "not set" for 0000, "invalid (XXXX)" for
+ * anything that is not BCD or not a day of that year. Returns 1 if valid.
+ */
+int cli_yddd_text(const uint8_t d[2], char *out, size_t cap);
+
+/* ---- the card ---- */
+
+typedef struct cli_card cli_card_t;
+
+/*
+ * Split a card specification: "vcard:PATH" or PATH gives PATH; "pcsc:..."
+ * and an empty path are refused with a message. Returns 0 or -1.
+ */
+int cli_card_path(const char *spec, const char **path);
+
+/* Open and power up the card named by spec. Returns CLI_OK with *out, or
+ * CLI_FAIL with the reason printed. */
+int cli_card_open(const char *spec, cli_card_t **out);
+/* Power down, flush, close; NULL is accepted. CLI_OK or CLI_FAIL. */
+int cli_card_close(cli_card_t *card);
+/* Power off and on again (a card reset): RAM and security status are
+ * lost, the ATR is sent again. CLI_OK or CLI_FAIL (printed). */
+int cli_card_reset(cli_card_t *card);
+/* "T=0" or "T=1" (also "0", "1") to COS_PROTO_T0 / T1; -1 if neither. */
+int cli_parse_protocol(const char *s);
+/* COS_PROTO_T0 or COS_PROTO_T1 (kept across cli_card_reset()). */
+int cli_card_set_protocol(cli_card_t *card, int proto);
+int cli_card_protocol(const cli_card_t *card);
+const uint8_t *cli_card_atr(const cli_card_t *card, size_t *len);
+const cos_chip_t *cli_card_chip(const cli_card_t *card);
+const char *cli_card_file(const cli_card_t *card);
+
+/*
+ * Send one command APDU; rapdu (capacity >= COS_RAPDU_MAX) receives the
+ * response, data then SW1 SW2, *rlen >= 2. CLI_OK, or CLI_FAIL with the
+ * reason printed (the chip lost power or is not powered).
+ */
+int cli_card_transmit(cli_card_t *card, const uint8_t *capdu, size_t n,
+		      uint8_t *rapdu, size_t cap, size_t *rlen);
+
+/* ---- chips ---- */
+
+/*
+ * Create a chip image of the model at path (overwrite an existing file
+ * only if asked) and load the card OS into it (the mask): MANUFACTURING.
+ * CLI_OK or CLI_FAIL (printed).
+ */
+int cli_chip_create(const char *path, const cos_model_t *model, int overwrite);
+
+/* Fill bytes from the host RNG. CLI_OK or CLI_FAIL (printed). */
+int cli_random(uint8_t *p, size_t n);
+
+/* Wipe memory that held a secret (not optimised away). */
+void cli_wipe(void *p, size_t n);
+
+/* Meaning of a status word in a few words, per docs/card-os.md ("success",
+ * "wrong PIN, code or key, 2 tries left", "file not found", ...). */
+const char *cli_sw_text(uint16_t sw, char *buf, size_t cap);
+
+/* Names: "OP_READY", "INITIALIZED", "SECURED", "CARD_LOCKED",
+ * "TERMINATED", else "?". */
+const char *cli_gp_state_name(uint8_t gp);
+/* ISO/IEC 7816-4 LCS byte: "creation", "initialisation", "activated",
+ * "deactivated", "terminated", ... */
+const char *cli_lcs_name(uint8_t lcs);
+
+#endif

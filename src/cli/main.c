@@ -1,0 +1,136 @@
+/*
+ * main.c - the `cardfab` command: a table of subcommands and the dispatch.
+ *
+ * Each subcommand lives in its own file (chip.c, apdu.c, script.c, demo.c)
+ * and is thin: it parses its options, calls the libraries, prints. Exit
+ * status: 0 success, 1 failure, 2 usage error (cli_util.h).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef CARDFAB_VERSION
+#define CARDFAB_VERSION "0.1.0"
+#endif
+
+typedef struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help; /* one line */
+	void (*usage)(FILE *f);
+} command_t;
+
+static int cmd_help(int argc, char **argv);
+static void usage_help(FILE *f);
+
+static const command_t commands[] = {
+	{ "chip", cmd_chip, "make a virtual chip, or show what one holds",
+	  usage_chip },
+	{ "apdu", cmd_apdu, "send APDUs to a card and print the responses",
+	  usage_apdu },
+	{ "script", cmd_script,
+	  "run an APDU script (pcsc-tools scriptor format)", usage_script },
+	{ "demo", cmd_demo,
+	  "take a fresh virtual chip through its whole life cycle",
+	  usage_demo },
+	{ "help", cmd_help, "show the help of a command", usage_help },
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const command_t *find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: cardfab COMMAND [ARGS...]\n"
+	      "       cardfab help COMMAND | --help | --version\n"
+	      "\n"
+	      "cardfab makes IC cards: it takes a chip from the fab to the "
+	      "card holder.\n"
+	      "\n"
+	      "commands:\n",
+	      f);
+	for (i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fputs("\n"
+	      "A card is a virtual chip: --card vcard:PATH or --card PATH, "
+	      "PATH its\n"
+	      "EEPROM image (made by 'cardfab chip new').\n"
+	      "Exit status: 0 success, 1 failure, 2 usage error.\n",
+	      f);
+}
+
+static void usage_help(FILE *f)
+{
+	fputs("usage: cardfab help [COMMAND]\n"
+	      "\n"
+	      "Shows the help of COMMAND, or the list of commands.\n",
+	      f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const command_t *c;
+
+	(void)argv;
+	if (argc < 2) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (argc > 2)
+		return cli_usage_error("help",
+				       "one command name expected, "
+				       "got %d arguments",
+				       argc - 1);
+	c = find(argv[1]);
+	if (c == NULL)
+		return cli_usage_error("help", "unknown command '%s'", argv[1]);
+	c->usage(stdout);
+	return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const command_t *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("cardfab %s\n", CARDFAB_VERSION);
+		return CLI_OK;
+	}
+	if (argv[1][0] == '-') {
+		fprintf(stderr,
+			"cardfab: unknown option '%s' (see 'cardfab --help')\n",
+			argv[1]);
+		return CLI_USAGE;
+	}
+	c = find(argv[1]);
+	if (c == NULL) {
+		fprintf(stderr,
+			"cardfab: unknown command '%s' (see 'cardfab --help')\n",
+			argv[1]);
+		return CLI_USAGE;
+	}
+	cli_set_command(c->name);
+	return c->fn(argc - 1, argv + 1);
+}
