@@ -446,22 +446,14 @@ static uint16_t process(cos_ctx_t *c, apdu_t *a, int *wrap)
 	uint16_t sw = check_cla(a->cla, &cls);
 	if (sw != SW_OK)
 		return sw;
-	const cmd_t *cmd = lookup(cls, a->ins);
-	if (!cmd || ((cmd->flags & F_TEST) &&
-		     c->sys.lc != COS_LC_MANUFACTURING))
-		return SW_INS;
-	if (c->sys.lc == COS_LC_TERMINATED &&
-	    !(cmd->fn == cmd_get_data &&
-	      ((a->p1 == 0x9F && a->p2 == 0x7F) ||
-	       (a->p1 == 0xDF && a->p2 == 0x30))))
-		return SW_CONDITIONS;
-	if (!(cmd->states & (1u << c->sys.lc)))
-		return SW_CONDITIONS;
 
-	/* Secure messaging: everything but the handshake itself and GET
-	 * RESPONSE (transport) passes through the session while one exists. */
+	/* Secure messaging first: while a session exists every command but
+	 * the handshake itself and GET RESPONSE (transport) passes through
+	 * it, even one the card then refuses, so that the MAC chain of card
+	 * and host never part. */
 	int handshake = cls == GP && (a->ins == 0x50 || a->ins == 0x82);
-	if (!handshake && cmd->fn != cmd_get_response) {
+	int get_response = cls == ISO && a->ins == 0xC0;
+	if (!handshake && !get_response) {
 		if (c->sc.state != SCP03_STATE_NONE) {
 			uint8_t hdr[4] = {a->cla, a->ins, a->p1, a->p2};
 			size_t nc = a->nc;
@@ -478,6 +470,18 @@ static uint16_t process(cos_ctx_t *c, apdu_t *a, int *wrap)
 			return SW_SECURITY;
 		}
 	}
+
+	const cmd_t *cmd = lookup(cls, a->ins);
+	if (!cmd || ((cmd->flags & F_TEST) &&
+		     c->sys.lc != COS_LC_MANUFACTURING))
+		return SW_INS;
+	if (c->sys.lc == COS_LC_TERMINATED &&
+	    !(cmd->fn == cmd_get_data &&
+	      ((a->p1 == 0x9F && a->p2 == 0x7F) ||
+	       (a->p1 == 0xDF && a->p2 == 0x30))))
+		return SW_CONDITIONS;
+	if (!(cmd->states & (1u << c->sys.lc)))
+		return SW_CONDITIONS;
 	return cmd->fn(c, a);
 }
 

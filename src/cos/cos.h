@@ -96,7 +96,9 @@ cos_status_t cos_format(const hal_t *hal, const cos_model_t *model);
 
 /*
  * Power up: recover the NVM journal if a write was interrupted, check the
- * image, reset the security status and write the ATR (TS to TCK) to atr.
+ * system area (magic, CRC, model; not the tables: cos_check() does that,
+ * and a chip with broken tables still answers every APDU with a status
+ * word), reset the security status and write the ATR (TS to TCK) to atr.
  * The protocol starts as T=1; cos_set_protocol() models the PPS exchange.
  */
 cos_status_t cos_power_on(cos_chip_t *chip, const hal_t *hal, uint8_t *atr,

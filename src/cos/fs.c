@@ -396,10 +396,11 @@ uint16_t cmd_select(cos_ctx_t *c, apdu_t *a)
 	c->name_match = a->p1 == 0x04 && n ? slot : NO_FILE;
 
 	respond_fci(c, slot, a->p2);
+	/* The MF reports the card: deactivated while the card is locked. */
 	uint8_t lcs = fs_lcs(c, slot);
-	if (slot != 0 && lcs >= 0x0C)
+	if (lcs >= 0x0C)
 		return SW_TERMINATED;
-	if (slot != 0 && (lcs & 0x05) == 0x04)
+	if ((lcs & 0x05) == 0x04)
 		return SW_DEACTIVATED;
 	return SW_OK;
 }
@@ -1017,9 +1018,10 @@ uint16_t cmd_delete_file(cos_ctx_t *c, apdu_t *a)
 	if (slot == 0)
 		return SW_CONDITIONS;
 	uint8_t parent = E_PARENT(fs_raw(c, slot));
+	/* Both the file (delete self) and its DF (delete child) must allow. */
 	sw = sec_access(c, slot, OP_DELETE_SELF, a, 1);
-	if (sw != SW_OK && sec_access(c, parent, OP_DELETE_CHILD, a, 1) == SW_OK)
-		sw = SW_OK;
+	if (sw == SW_OK)
+		sw = sec_access(c, parent, OP_DELETE_CHILD, a, 1);
 	if (sw != SW_OK)
 		return sw;
 

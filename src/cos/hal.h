@@ -11,9 +11,12 @@
  *     (src/cos/nvm.c), so that power lost at any byte leaves the old state or
  *     the new one.
  *   - nvm_sync(): a barrier. Every write issued before it is in NVM before any
- *     write issued after it starts. The journal calls it once when a
- *     transaction's commit record is written and once when the transaction
- *     has been applied and retired; a harness may observe those two points.
+ *     write issued after it starts. The journal (src/cos/jrnl.c) calls it
+ *     four times a transaction: after the log entries, after the commit
+ *     record, after applying the entries in place, after retiring the
+ *     record. At the first two the image outside the journal area is exactly
+ *     the old state, at the last two exactly the new one: a harness that
+ *     observes the barriers sees every legal state and no other.
  *   - RNG: true random bytes.
  *   - Crypto: the chip's coprocessor: AES (128/192/256) and two- or three-key
  *     3DES, ECB or CBC, and CMAC (NIST SP 800-38B).
@@ -32,7 +35,8 @@
 
 typedef enum {
 	HAL_OK = 0,
-	HAL_ERR_IO,     /* NVM programming failed (worn cell, host I/O error) */
+	HAL_ERR_IO,     /* NVM programming failed (worn cell, host I/O error);
+			 * the chip answers 6581 and goes on */
 	HAL_ERR_POWER,  /* power lost: nothing more reaches NVM */
 	HAL_ERR_CRYPTO, /* bad key length, input not block-aligned, engine error */
 	HAL_ERR_RNG,    /* no entropy */

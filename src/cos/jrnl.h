@@ -17,9 +17,10 @@
  * harmless: the log holds the new bytes, not a delta) and retires the header.
  * A torn header write can only produce a header that fails its CRC.
  *
- * The two syncs closing steps 2 and 3 are the points where the image outside
- * the journal is exactly the old and exactly the new state: a harness that
- * observes nvm_sync() sees every legal state and nothing else.
+ * Each step ends with a sync barrier (four a transaction): at the first two
+ * the image outside the journal is exactly the old state, at the last two
+ * exactly the new one. A harness that observes nvm_sync() sees every legal
+ * state and nothing else.
  *
  * Reads never see staged writes: they read the committed image. Freestanding
  * like the rest of src/cos; the staging buffer is the caller's.

@@ -25,6 +25,13 @@ uint16_t nvm_commit(cos_ctx_t *c)
 	hal_status_t st = jrnl_commit(&c->j);
 	if (st == HAL_OK)
 		return SW_OK;
+	if (st == HAL_ERR_IO && jrnl_recover(&c->j) == HAL_OK) {
+		/* The EEPROM refused a write but took the retry: the image is
+		 * the old state or the new one again. Which one decides the
+		 * system area the chip works with. The command answers 6581. */
+		cf_memcpy(&c->sys, c->hal->nvm + SYS_OFF, sizeof c->sys);
+		return SW_MEMORY;
+	}
 	if (st != HAL_ERR_PARAM) {
 		/* Power lost, or the EEPROM refused a write: the chip stops
 		 * answering; the next power up finishes or forgets the

@@ -257,7 +257,9 @@ static uint16_t verify_transport(cos_ctx_t *c, const apdu_t *a)
 			sw = SW_MEMORY;
 		goto out;
 	}
-	s.ttries = s.tmax;
+	/* Presented once, used up: the code is erased. */
+	cos_wipe(s.tcode, sizeof s.tcode);
+	s.ttries = 0;
 	s.lc = COS_LC_INITIALIZATION;
 	sw = lc_commit_sys(c, &s);
 out:
