@@ -195,6 +195,8 @@ int cos_tlv_put(uint8_t *out, size_t cap, size_t *pos, uint16_t tag,
 /* ---- nvm.c ---- */
 void nvm_begin(cos_ctx_t *c);
 void nvm_stage(cos_ctx_t *c, uint32_t off, const void *src, uint32_t len);
+/* Stage len zero bytes (one six-byte log entry, up to JRNL_FILL_MAX). */
+void nvm_stage_zero(cos_ctx_t *c, uint32_t off, uint32_t len);
 /* Commit staged writes. Returns SW_OK or SW_MEMORY (the chip goes mute
  * when the power was lost). */
 uint16_t nvm_commit(cos_ctx_t *c);
@@ -255,9 +257,6 @@ uint32_t fs_used(const cos_ctx_t *c, uint8_t *files);
 void fs_make_mf(fs_entry_t *mf);
 int fs_walk(const cos_ctx_t *c, cos_file_fn fn, void *arg);
 const char *fs_check(const cos_ctx_t *c);
-/* Stage zero bytes over [off, off+len) in transactions of their own,
- * skipping chunks that are already zero. SW_OK or SW_MEMORY. */
-uint16_t fs_zero(cos_ctx_t *c, uint32_t off, uint32_t len);
 
 /* ---- sec.c internals ---- */
 void obj_read(const cos_ctx_t *c, uint8_t slot, obj_entry_t *o);

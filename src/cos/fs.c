@@ -505,7 +505,9 @@ uint16_t cmd_erase_binary(cos_ctx_t *c, apdu_t *a)
 		return SW_WRONG_OFFSET;
 	if (end < off)
 		return SW_BAD_DATA;
-	return fs_zero(c, e.data_off + off, end - off);
+	nvm_begin(c);
+	nvm_stage_zero(c, e.data_off + off, end - off);
+	return nvm_commit(c);
 }
 
 /* ---- records ---- */
@@ -754,24 +756,6 @@ uint16_t cmd_search_record(cos_ctx_t *c, apdu_t *a)
 
 /* ---- CREATE FILE ---- */
 
-uint16_t fs_zero(cos_ctx_t *c, uint32_t off, uint32_t len)
-{
-	static const uint8_t zero[1024];
-	while (len) {
-		uint32_t n = len < sizeof zero ? len : (uint32_t)sizeof zero;
-		if (cf_memcmp(c->hal->nvm + off, zero, n) != 0) {
-			nvm_begin(c);
-			nvm_stage(c, off, zero, n);
-			uint16_t sw = nvm_commit(c);
-			if (sw != SW_OK)
-				return sw;
-		}
-		off += n;
-		len -= n;
-	}
-	return SW_OK;
-}
-
 /* First fit in the body area. Returns 0 and *off, or -1. */
 static int alloc_extent(const cos_ctx_t *c, uint32_t need, uint32_t *off)
 {
@@ -952,15 +936,13 @@ uint16_t cmd_create_file(cos_ctx_t *c, apdu_t *a)
 		}
 	if (slot == NO_FILE)
 		return SW_NO_MEMORY;
-	if (e.data_len) {
-		if (alloc_extent(c, e.data_len, &e.data_off) < 0)
-			return SW_NO_MEMORY;
-		sw = fs_zero(c, e.data_off, e.data_len);
-		if (sw != SW_OK)
-			return sw;
-	}
+	if (e.data_len && alloc_extent(c, e.data_len, &e.data_off) < 0)
+		return SW_NO_MEMORY;
 	e.parent = df;
+	/* One transaction: the entry and its body zeroed, so a file never
+	 * shows a former file's bytes. */
 	nvm_begin(c);
+	nvm_stage_zero(c, e.data_off, e.data_len);
 	fs_stage(c, slot, &e);
 	sw = nvm_commit(c);
 	if (sw != SW_OK)
@@ -989,26 +971,6 @@ static uint16_t file_target(cos_ctx_t *c, const apdu_t *a, uint8_t *slot)
 	return *slot == NO_FILE ? SW_NOT_FOUND : SW_OK;
 }
 
-/* A leaf of the subtree under `root` (root itself when it has no child). */
-static uint8_t subtree_leaf(const cos_ctx_t *c, uint8_t root)
-{
-	uint8_t cur = root;
-	for (unsigned guard = 0; guard < MAX_FILES; guard++) {
-		uint8_t child = NO_FILE;
-		for (uint8_t i = 1; i < c->sys.max_files; i++) {
-			const uint8_t *p = fs_raw(c, i);
-			if (E_TYPE(p) && E_PARENT(p) == cur) {
-				child = i;
-				break;
-			}
-		}
-		if (child == NO_FILE)
-			return cur;
-		cur = child;
-	}
-	return cur;
-}
-
 uint16_t cmd_delete_file(cos_ctx_t *c, apdu_t *a)
 {
 	uint8_t slot;
@@ -1025,21 +987,21 @@ uint16_t cmd_delete_file(cos_ctx_t *c, apdu_t *a)
 	if (sw != SW_OK)
 		return sw;
 
-	/* Leaves first, one a transaction (with the objects of a DF): after
-	 * any power cut every file left still has its parent. */
-	static const fs_entry_t empty;
-	for (;;) {
-		uint8_t leaf = subtree_leaf(c, slot);
-		nvm_begin(c);
-		if (E_TYPE(fs_raw(c, leaf)) == COS_FT_DF)
-			sec_stage_drop_objects(c, leaf);
-		fs_stage(c, leaf, &empty);
-		sw = nvm_commit(c);
-		if (sw != SW_OK)
-			return sw;
-		if (leaf == slot)
-			break;
+	/* One transaction: every file of the subtree and every object of its
+	 * DFs, each a six-byte zero-fill entry of the journal. */
+	nvm_begin(c);
+	for (uint8_t i = 1; i < c->sys.max_files; i++) {
+		const uint8_t *p = fs_raw(c, i);
+		if (!E_TYPE(p) || !fs_on_path(c, i, slot))
+			continue;
+		if (E_TYPE(p) == COS_FT_DF)
+			sec_stage_drop_objects(c, i);
+		nvm_stage_zero(c, c->sys.file_off + (uint32_t)i * sizeof(fs_entry_t),
+			       sizeof(fs_entry_t));
 	}
+	sw = nvm_commit(c);
+	if (sw != SW_OK)
+		return sw;
 	if (c->cur_ef != NO_FILE && !E_TYPE(fs_raw(c, c->cur_ef)))
 		c->cur_ef = NO_FILE;
 	if (!E_TYPE(fs_raw(c, c->cur_df)))

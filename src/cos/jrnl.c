@@ -108,17 +108,19 @@ void jrnl_begin(jrnl_t *j)
 	j->fail = 0;
 }
 
-/* Entries: 4-byte offset, 2-byte length, bytes, big-endian. */
-void jrnl_stage(jrnl_t *j, uint32_t off, const void *src, uint32_t len)
+#define FILL 0x8000u
+
+/* Entries: 4-byte offset, 2-byte length, then the bytes, big-endian. A
+ * length with bit 15 set (FILL) carries no bytes: that many zeros. */
+static int stage_hdr(jrnl_t *j, uint32_t off, uint32_t len, uint32_t logged)
 {
-	if (j->fail || len == 0)
-		return;
 	uint32_t cap = j->size - JRNL_HDR;
-	if ((uint64_t)j->len + 6u + len > cap ||
-	    (uint64_t)off + len > j->hal->nvm_size ||
-	    (off < j->off + j->size && off + len > j->off)) {
+	uint32_t n = len & ~FILL;
+	if ((uint64_t)j->len + 6u + logged > cap ||
+	    (uint64_t)off + n > j->hal->nvm_size ||
+	    (off < j->off + j->size && off + n > j->off)) {
 		j->fail = 1;
-		return;
+		return -1;
 	}
 	uint8_t *p = j->buf + j->len;
 	p[0] = (uint8_t)(off >> 24);
@@ -127,9 +129,34 @@ void jrnl_stage(jrnl_t *j, uint32_t off, const void *src, uint32_t len)
 	p[3] = (uint8_t)off;
 	p[4] = (uint8_t)(len >> 8);
 	p[5] = (uint8_t)len;
-	__builtin_memcpy(p + 6, src, len);
-	j->len = (uint16_t)(j->len + 6u + len);
+	j->len = (uint16_t)(j->len + 6u);
 	j->count++;
+	return 0;
+}
+
+void jrnl_stage_zero(jrnl_t *j, uint32_t off, uint32_t len)
+{
+	if (j->fail || len == 0)
+		return;
+	if (len > JRNL_FILL_MAX) {
+		j->fail = 1;
+		return;
+	}
+	stage_hdr(j, off, len | FILL, 0);
+}
+
+void jrnl_stage(jrnl_t *j, uint32_t off, const void *src, uint32_t len)
+{
+	if (j->fail || len == 0)
+		return;
+	if (len >= FILL) {
+		j->fail = 1;
+		return;
+	}
+	if (stage_hdr(j, off, len, len) < 0)
+		return;
+	__builtin_memcpy(j->buf + j->len, src, len);
+	j->len = (uint16_t)(j->len + len);
 }
 
 static uint32_t hdr_crc(const jrnl_hdr_t *h, const uint8_t *entries)
@@ -151,9 +178,25 @@ static hal_status_t apply(const hal_t *hal, const uint8_t *e, uint16_t bytes,
 			       (uint32_t)e[pos + 2] << 8 | e[pos + 3];
 		uint16_t len = (uint16_t)(e[pos + 4] << 8 | e[pos + 5]);
 		pos += 6;
+		hal_status_t st;
+		if (len & FILL) {
+			static const uint8_t zero[256];
+			uint32_t n = len & ~FILL;
+			if ((uint64_t)off + n > hal->nvm_size)
+				return HAL_ERR_PARAM;
+			for (st = HAL_OK; n && st == HAL_OK;) {
+				uint32_t k = n < sizeof zero ? n : sizeof zero;
+				st = hal->nvm_write(hal->ctx, off, zero, k);
+				off += k;
+				n -= k;
+			}
+			if (st != HAL_OK)
+				return st;
+			continue;
+		}
 		if (pos + len > bytes || (uint64_t)off + len > hal->nvm_size)
 			return HAL_ERR_PARAM;
-		hal_status_t st = hal->nvm_write(hal->ctx, off, e + pos, len);
+		st = hal->nvm_write(hal->ctx, off, e + pos, len);
 		if (st != HAL_OK)
 			return st;
 		pos += len;

@@ -5,7 +5,8 @@
  * A chip stages its writes in RAM (jrnl_stage), then jrnl_commit() makes
  * them durable as one transaction, a redo log in a journal area of the NVM:
  *
- *   1. write the entries (offset, length, bytes) after the journal header;
+ *   1. write the entries (offset, length, bytes; or offset and a length with
+ *      bit 15 set and no bytes: that many zeros) after the journal header;
  *   2. sync, then write the 16-byte header: magic, sequence, entry count,
  *      entry bytes, CRC-32 over header fields and entries; sync.
  *      From here on the transaction has happened.
@@ -51,6 +52,10 @@ void jrnl_begin(jrnl_t *j);
 /* Stage a write; a write into the journal area or past the end of NVM, or
  * one that does not fit the staging buffer, fails the transaction. */
 void jrnl_stage(jrnl_t *j, uint32_t off, const void *src, uint32_t len);
+/* Stage len zero bytes at off (len <= JRNL_FILL_MAX): six bytes of log,
+ * whatever the length, so a large erase is one transaction too. */
+#define JRNL_FILL_MAX 0x7FFFu
+void jrnl_stage_zero(jrnl_t *j, uint32_t off, uint32_t len);
 /* Make the staged writes durable, atomically. HAL_OK, HAL_ERR_PARAM when the
  * transaction failed while staging (nothing written), or the HAL's error
  * (HAL_ERR_POWER: the power went; the next jrnl_recover() decides). */

@@ -14,6 +14,11 @@ void nvm_stage(cos_ctx_t *c, uint32_t off, const void *src, uint32_t len)
 	jrnl_stage(&c->j, off, src, len);
 }
 
+void nvm_stage_zero(cos_ctx_t *c, uint32_t off, uint32_t len)
+{
+	jrnl_stage_zero(&c->j, off, len);
+}
+
 void nvm_stage_sys(cos_ctx_t *c, sys_area_t *s)
 {
 	s->crc = cos_crc32(0, (const uint8_t *)s, offsetof(sys_area_t, crc));

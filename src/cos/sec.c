@@ -109,11 +109,10 @@ void sec_df_changed(cos_ctx_t *c)
 
 void sec_stage_drop_objects(cos_ctx_t *c, uint8_t df_slot)
 {
-	static const obj_entry_t empty;
 	for (uint8_t i = 0; i < c->sys.max_objects; i++) {
 		const uint8_t *p = c->hal->nvm + obj_addr(c, i);
 		if (p[0] && p[2] == df_slot) {
-			obj_stage(c, i, &empty);
+			nvm_stage_zero(c, obj_addr(c, i), sizeof(obj_entry_t));
 			c->pin_ok &= ~(1u << i);
 			c->key_ok &= ~(1u << i);
 		}

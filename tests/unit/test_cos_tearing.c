@@ -38,7 +38,7 @@
 /* ------------------------------------------------------------ the script */
 
 typedef struct {
-	char hex[700];
+	char hex[2200];
 	uint16_t sw;
 } step_t;
 
@@ -116,6 +116,35 @@ static void build_script(void)
 		d[i] = (uint8_t)(255 - i);
 	add(0x9000, "00 D6 00 00 FA %s", H(d, 250));
 	add(0x9000, "00 0E 00 64");
+	/* A large erase is one transaction too: 3 KiB written with extended
+	 * UPDATE BINARY, then erased whole. */
+	add(0x9000, "00 A4 00 0C 02 2000");
+	add_create(CT_EF(0x2002, 3072, 0, NULL));
+	{
+		uint8_t big[1024];
+		for (int k = 0; k < 3; k++) {
+			for (int i = 0; i < 1024; i++)
+				big[i] = (uint8_t)(0xA0 + k + i);
+			add(0x9000, "00 D6 %02X 00 00 04 00 %s", k * 4,
+			    H(big, 1024));
+		}
+	}
+	add(0x9000, "00 0E 00 00");
+	/* Deleting a DF with its files and its own PIN: one transaction. */
+	add(0x9000, "00 A4 00 0C 02 3F00");
+	add_create(CT_DF(0x3000, "A0000000040004", NULL));
+	add_create(CT_EF(0x3001, 64, 0, NULL));
+	add(0x9000, "00 A4 00 0C 02 3000");
+	add_create(CT_EF(0x3002, 128, 0, NULL));
+	add(0x9000, "00 A4 00 0C 02 3000");
+	add_create(CT_DF(0x3100, "A0000000040005", NULL));
+	add_create(CT_EF(0x3101, 32, 0, NULL));
+	add(0x9000, "00 A4 00 0C 02 3000");
+	add(0x9000, "00 DA DF 01 %02X %s",
+	    ct_hexlen(ct_pin_data(0x82, 3, 4, "32323232", 0)),
+	    ct_pin_data(0x82, 3, 4, "32323232", 0));
+	add(0x9000, "00 A4 00 0C 02 3F00");
+	add(0x9000, "00 E4 00 00 02 3000");
 	/* PIN and key objects. */
 	add(0x9000, "00 A4 00 0C 02 3F00");
 	add(0x9000, "00 DA DF 01 %02X %s",
