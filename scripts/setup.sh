@@ -13,10 +13,21 @@ packages=(
 	pkg-config             # finds cmocka
 	libcmocka-dev          # unit tests
 	libssl-dev             # OpenSSL libcrypto: AES, 3DES, CMAC, RNG of the host HAL
+	libyaml-dev            # card profiles (src/profile): YAML with line/column marks
 	python3                # helper and integration scripts
 	python3-virtualsmartcard # vpcd / vicc: serve a virtual chip to pcscd
 	python3-pycryptodome   # independent crypto for checking SCP03 in tests
 	pcsc-tools             # pcsc_scan, scriptor: PC/SC clients (pulls GTK with recommends)
+	libpcsclite-dev        # pcsc-lite: the reader layer's PC/SC backend (src/reader)
+	pcscd                  # the PC/SC daemon the integration test and bench start
+	vsmartcard-vpcd        # vpcd: pcscd's driver for virtual cards ('cardfab vicc')
+	vsmartcard-vpicc       # vsmartcard's own vicc: the baseline of bench/pcsc_roundtrip
+	opensc                 # opensc-tool, opensc-explorer: integration test clients
+	python3-pyscard        # pyscard: integration test client (/usr/bin/python3)
+	iproute2               # ip: loopback up in the integration test's network namespace
+	libsqlite3-dev         # the MES's embedded database (src/mes), SQLite 3.35+
+	libpq-dev              # the MES's PostgreSQL backend (libpq 14+: pipeline mode)
+	postgresql             # initdb, pg_ctl: the throwaway server of test_mes_pg and bench/mes
 )
 
 missing=()

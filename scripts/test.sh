@@ -2,7 +2,8 @@
 # test.sh: sets up the machine and runs every test of cardfab.
 #
 #   1. scripts/setup.sh            Debian packages
-#   2. build/        plain Release build, ctest (unit, shell, cos_freestanding)
+#   2. build/        plain Release build, ctest (unit, shell, integration,
+#                    cos_freestanding)
 #   3. build-asan/   AddressSanitizer + UBSan build, ctest
 #   4. build-fuzz/   clang libFuzzer build, each fuzz target for
 #                    CARDFAB_FUZZ_SECONDS (default 60) over its seed corpus
@@ -73,6 +74,15 @@ run_ctest()
 	ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1 |
 		tee "$log" || rc=$?
 	local line failed all
+	# A skipped test (exit 77: it could not run here) counts as passed
+	# for ctest: say so in the summary, loudly.
+	local skipped
+	skipped=$(grep -E '^[[:space:]]*[0-9]+ - .*\(Skipped\)' "$log" |
+		sed -E 's/^[[:space:]]*[0-9]+ - ([^ ]+).*/\1/' | tr '\n' ' ' || true)
+	if [ -n "$skipped" ]; then
+		summary+=("$(printf '  %-34s SKIPPED: %s(could not run here)' \
+			"$stage" "$skipped")")
+	fi
 	line=$(grep -E '[0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
 	if [ -n "$line" ]; then
 		failed=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")

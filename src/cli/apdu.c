@@ -1,14 +1,16 @@
 /*
- * apdu.c - `cardfab apdu --card CHIP HEX...`: send command APDUs, print the
- * responses.
+ * apdu.c - `cardfab apdu --card CARD HEX...`: send command APDUs, print the
+ * responses. CARD is a virtual chip (vcard:PATH, PATH) or a card in a PC/SC
+ * reader (pcsc:NAME, pcsc:).
  *
  * Every argument is one command APDU in hex (spaces allowed between bytes).
  * All arguments are checked before the chip is powered, so a typo in the
  * third APDU sends nothing at all. Each response is one line: the data in
  * uppercase hex without spaces, a space, the status word ("9000"); a
  * response without data is just its status word. Whatever the card answers,
- * the command succeeds when every APDU got a response; the chip's state
- * persists in its image.
+ * the command succeeds when every APDU got a response; a virtual chip's
+ * state persists in its image. With --get-response, 61xx and 6Cxx are
+ * followed up (reader_apdu) and only the final answer is printed.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,13 +19,15 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "reader/reader.h"
 
 #define TOPIC "apdu"
 
 void usage_apdu(FILE *f)
 {
 	fputs("usage: cardfab apdu --card CARD [--protocol T=0|T=1] [--atr] "
-	      "HEX...\n"
+	      "[--get-response]\n"
+	      "                    HEX...\n"
 	      "\n"
 	      "Powers the card up, sends each HEX argument as one command "
 	      "APDU and prints\n"
@@ -33,18 +37,31 @@ void usage_apdu(FILE *f)
 	      "are allowed\n"
 	      "between the bytes of one argument: '00 A4 00 00 02 3F00'.\n"
 	      "\n"
-	      "  -c, --card CARD          vcard:PATH or PATH, a chip image "
-	      "('cardfab chip new')\n"
+	      "  -c, --card CARD          vcard:PATH or PATH: a virtual chip's "
+	      "image ('cardfab\n"
+	      "                           chip new'); pcsc:NAME: the card in "
+	      "that PC/SC reader\n"
+	      "                           (full name or a unique prefix); "
+	      "pcsc: the first\n"
+	      "                           reader holding a card\n"
 	      "  -p, --protocol T=0|T=1   protocol after the answer to reset "
-	      "(default T=1;\n"
+	      "(default: T=1 for a\n"
+	      "                           virtual chip, the card's choice in "
+	      "a PC/SC reader;\n"
 	      "                           in T=0 case 4 commands answer 61xx: "
 	      "GET RESPONSE)\n"
+	      "  -g, --get-response       follow 61xx with GET RESPONSE and "
+	      "6Cxx with the\n"
+	      "                           right Le; print the final answer "
+	      "only\n"
 	      "      --atr                first print the answer to reset "
 	      "(hex, one line);\n"
 	      "                           then HEX arguments are optional\n"
 	      "\n"
 	      "example:\n"
-	      "  cardfab apdu --card chip.img 00A4000C023F00 00CA9F7F00\n",
+	      "  cardfab apdu --card chip.img 00A4000C023F00 00CA9F7F00\n"
+	      "  cardfab apdu --card 'pcsc:Virtual PCD 00 00' --atr "
+	      "00CADF3000\n",
 	      f);
 }
 
@@ -54,20 +71,23 @@ int cmd_apdu(int argc, char **argv)
 		{ "card", required_argument, NULL, 'c' },
 		{ "protocol", required_argument, NULL, 'p' },
 		{ "atr", no_argument, NULL, 'a' },
+		{ "get-response", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL;
 	cli_card_t *card = NULL;
-	uint8_t *capdus = NULL, rapdu[COS_RAPDU_MAX];
+	static uint8_t rapdu[READER_RAPDU_MAX];
+	uint8_t *capdus = NULL;
 	size_t *lens = NULL, rlen, n, i;
 	char why[128];
 	const uint8_t *atr;
 	size_t atr_len;
-	int c, proto = COS_PROTO_T1, rc = CLI_OK, first, show_atr = 0;
+	int c, proto = CLI_PROTO_ANY, rc = CLI_OK, first, show_atr = 0;
+	int follow = 0;
 
 	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":c:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:p:gh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			spec = optarg;
@@ -82,6 +102,9 @@ int cmd_apdu(int argc, char **argv)
 			break;
 		case 'a':
 			show_atr = 1;
+			break;
+		case 'g':
+			follow = 1;
 			break;
 		case 'h':
 			usage_apdu(stdout);
@@ -126,22 +149,22 @@ int cmd_apdu(int argc, char **argv)
 		}
 	}
 
-	rc = cli_card_open(spec, &card);
+	rc = cli_card_open(spec, proto, &card);
 	if (rc != CLI_OK)
 		goto out;
-	if (proto != COS_PROTO_T1) {
-		rc = cli_card_set_protocol(card, proto);
-		if (rc != CLI_OK)
-			goto out;
-	}
 	if (show_atr) {
 		atr = cli_card_atr(card, &atr_len);
 		cli_hex_print(stdout, atr, atr_len, 0);
 		putchar('\n');
 	}
 	for (i = 0; i < n; i++) {
-		rc = cli_card_transmit(card, capdus + i * COS_CAPDU_MAX,
-				       lens[i], rapdu, sizeof rapdu, &rlen);
+		rc = follow ?
+			     cli_card_apdu(card, capdus + i * COS_CAPDU_MAX,
+					   lens[i], rapdu, sizeof rapdu,
+					   &rlen) :
+			     cli_card_transmit(card, capdus + i * COS_CAPDU_MAX,
+					       lens[i], rapdu, sizeof rapdu,
+					       &rlen);
 		if (rc != CLI_OK) {
 			cli_error("APDU %zu: no response", i + 1);
 			break;
@@ -158,6 +181,7 @@ out:
 		rc = CLI_FAIL;
 	if (capdus != NULL)
 		cli_wipe(capdus, n * COS_CAPDU_MAX);
+	cli_wipe(rapdu, sizeof rapdu);
 	free(capdus);
 	free(lens);
 	if (fflush(stdout) != 0 && rc == CLI_OK) {

@@ -25,6 +25,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "hal/hal_host.h"
+#include "reader/reader.h"
+#ifdef CARDFAB_HAVE_MEMCARD
+#include "memcard/memcard.h"
+#endif
 
 #define TOPIC "chip"
 
@@ -70,13 +75,32 @@ void usage_chip(FILE *f)
 	      "cycle, EEPROM\n"
 	      "budget, files with their access conditions, PIN and key objects "
 	      "(never a\n"
-	      "value) and the CPLC decoded.\n"
+	      "value) and the CPLC decoded. CHIP is an image (PATH or "
+	      "vcard:PATH): this\n"
+	      "reads the chip's memory from the host side, which only a "
+	      "virtual chip allows;\n"
+	      "a card in a PC/SC reader (pcsc:NAME) answers GET DATA "
+	      "instead ('cardfab apdu').\n"
 	      "      --json                  the same as one JSON object\n"
 	      "\n"
 	      "models:\n",
 	      f);
 	for (i = 0; i < n; i++)
-		fprintf(f, "  %-6s %s\n", m[i].name, m[i].summary);
+		fprintf(f, "  %-8s %s\n", m[i].name, m[i].summary);
+#ifdef CARDFAB_HAVE_MEMCARD
+	{
+		const mc_model_t *mm = mc_models(&n);
+
+		for (i = 0; i < n; i++)
+			fprintf(f, "  %-8s %s\n", mm[i].name, mm[i].summary);
+		fputs("\nA memory card leaves the fab with its serial at bytes "
+		      "8..15 and its PSC\n"
+		      "(--transport-code: 6 hex digits, 3 tries); --tries, "
+		      "--batch and --state do\n"
+		      "not apply.\n",
+		      f);
+	}
+#endif
 }
 
 /* ---------------------------------------------------------------- new */
@@ -121,7 +145,7 @@ static int fab_close(const char *path, const uint8_t serial[8],
 	char buf[64];
 	int rc;
 
-	rc = cli_card_open(path, &card);
+	rc = cli_card_open_image(path, &card);
 	if (rc != CLI_OK)
 		return rc;
 	cli_yddd_today(date);
@@ -173,14 +197,15 @@ static int open_secret_file(const char *path, int force)
 	return fd;
 }
 
-static int write_secret_file(int fd, const char *path, const uint8_t code[8])
+static int write_secret_file(int fd, const char *path, const uint8_t *code,
+			     size_t code_len)
 {
 	char text[2 * 8 + 2];
 	size_t off = 0, len;
 	ssize_t w;
 	int rc = CLI_OK;
 
-	cli_hex_str(code, 8, text, sizeof text - 1);
+	cli_hex_str(code, code_len, text, sizeof text - 1);
 	strcat(text, "\n");
 	len = strlen(text);
 	while (off < len) {
@@ -203,6 +228,108 @@ static int write_secret_file(int fd, const char *path, const uint8_t code[8])
 			  strerror(errno));
 	return rc;
 }
+
+#ifdef CARDFAB_HAVE_MEMCARD
+/*
+ * chip new for a memory card: the fab writes the chip as mc_fab_default()
+ * describes it (the manufacturer's bytes, protected), a serial at bytes
+ * 8..15 (protected), and the transport PSC (3 bytes), then the image is
+ * closed. No APDU: a memory card has no fab test mode to close.
+ */
+static int memcard_new(const char *out, const mc_model_t *model,
+		       const char *serial_arg, const char *tcode_arg,
+		       const char *code_out, int force)
+{
+	mc_fab_t fab;
+	hal_file_t *f = NULL;
+	hal_host_status_t hst;
+	mc_status_t st;
+	char why[128];
+	int fd = -1, rc = CLI_OK;
+
+	mc_fab_default(&fab);
+	fab.has_serial = 1;
+	if (serial_arg != NULL) {
+		if (cli_hex_parse_exact(serial_arg, fab.serial, MC_SERIAL_LEN,
+					why, sizeof why) != 0)
+			return cli_usage_error(TOPIC, "--serial '%s': %s",
+					       serial_arg, why);
+	} else if (cli_random(fab.serial, MC_SERIAL_LEN) != CLI_OK) {
+		return CLI_FAIL;
+	}
+	if (tcode_arg != NULL) {
+		if (cli_hex_parse_exact(tcode_arg, fab.psc, MC_PSC_LEN, why,
+					sizeof why) != 0)
+			return cli_usage_error(TOPIC,
+					       "--transport-code (a memory "
+					       "card's PSC): %s",
+					       why);
+	} else if (cli_random(fab.psc, MC_PSC_LEN) != CLI_OK) {
+		return CLI_FAIL;
+	}
+	if (code_out != NULL) {
+		fd = open_secret_file(code_out, force);
+		if (fd < 0) {
+			cli_wipe(&fab, sizeof fab);
+			return CLI_FAIL;
+		}
+	}
+	errno = 0;
+	hst = hal_file_create(out, model->nvm_size, force);
+	if (hst == HAL_HOST_ERR_EXISTS) {
+		cli_error("%s: file exists; not overwritten (use --force to "
+			  "replace it)",
+			  out);
+		rc = CLI_FAIL;
+	} else if (hst != HAL_HOST_OK) {
+		cli_error("%s: %s%s%s", out, hal_host_strerror(hst),
+			  errno ? ": " : "", errno ? strerror(errno) : "");
+		rc = CLI_FAIL;
+	} else {
+		hst = hal_file_open(out, &f);
+		st = hst == HAL_HOST_OK ?
+			     mc_format(hal_file_hal(f), model, &fab) :
+			     MC_ERR_PARAM;
+		if (hal_file_close(f) != HAL_HOST_OK || st != MC_OK) {
+			cli_error("%s: making the memory card failed: %s", out,
+				  st != MC_OK ? mc_strerror(st) :
+						"flushing the image");
+			unlink(out);
+			rc = CLI_FAIL;
+		}
+	}
+	if (rc == CLI_OK && fd >= 0) {
+		rc = write_secret_file(fd, code_out, fab.psc, MC_PSC_LEN);
+		fd = -1;
+		if (rc != CLI_OK)
+			unlink(out);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc != CLI_OK && code_out != NULL)
+		unlink(code_out);
+	if (rc == CLI_OK) {
+		printf("chip        %s\n", out);
+		printf("model       %s (%s)\n", model->name, model->summary);
+		printf("serial      ");
+		cli_hex_print(stdout, fab.serial, MC_SERIAL_LEN, 0);
+		printf(" (bytes 8..15, protected)\n");
+		if (code_out != NULL)
+			printf("PSC         written to %s (mode 0600), 3 "
+			       "tries\n",
+			       code_out);
+		else if (tcode_arg != NULL)
+			printf("PSC         as given, 3 tries\n");
+		else
+			fprintf(stderr,
+				"cardfab chip new: warning: the random PSC was "
+				"not saved (--transport-code-out FILE): this "
+				"card can never be written\n");
+	}
+	cli_wipe(&fab, sizeof fab);
+	return rc;
+}
+#endif
 
 static int chip_new(int argc, char **argv)
 {
@@ -290,6 +417,21 @@ static int chip_new(int argc, char **argv)
 				       argv[optind]);
 	if (out == NULL)
 		return cli_usage_error(TOPIC, "--out CHIP is required");
+#ifdef CARDFAB_HAVE_MEMCARD
+	if (mc_model_find(model_name) != NULL) {
+		if (state != NULL || tries != 3 || batch[0] != 0x00 ||
+		    batch[1] != 0x01)
+			return cli_usage_error(
+				TOPIC,
+				"--model %s: a memory card has no "
+				"manufacturing state, a fixed 3 tries and no "
+				"batch: --state, --tries and --batch do not "
+				"apply",
+				model_name);
+		return memcard_new(out, mc_model_find(model_name), serial_arg,
+				   tcode_arg, code_out, force);
+	}
+#endif
 	model = cos_model_find(model_name);
 	if (model == NULL)
 		return cli_usage_error(TOPIC, "--model '%s': unknown model",
@@ -346,7 +488,7 @@ static int chip_new(int argc, char **argv)
 		if (created)
 			unlink(out);
 	} else if (fd >= 0) {
-		rc = write_secret_file(fd, code_out, tcode);
+		rc = write_secret_file(fd, code_out, tcode, sizeof tcode);
 		fd = -1;
 		if (rc != CLI_OK)
 			unlink(out); /* a chip whose code is lost is useless */
@@ -900,6 +1042,103 @@ static int print_json(FILE *f, const cli_card_t *card)
 	return CLI_OK;
 }
 
+#ifdef CARDFAB_HAVE_MEMCARD
+/* Bytes whose bit is set in mask, as ranges: "0-3, 8-15, 21-26". */
+static void print_ranges(FILE *f, uint32_t mask)
+{
+	int i, start = -1, first = 1;
+
+	for (i = 0; i <= 32; i++) {
+		int set = i < 32 && (mask >> i & 1);
+
+		if (set && start < 0)
+			start = i;
+		if (!set && start >= 0) {
+			fprintf(f, "%s%d", first ? "" : ", ", start);
+			if (i - 1 > start)
+				fprintf(f, "-%d", i - 1);
+			first = 0;
+			start = -1;
+		}
+	}
+	if (first)
+		fputs("none", f);
+}
+
+/* chip info of a memory card: what a reader could read without the PSC,
+ * and the state of the security logic. Never the PSC. */
+static int memcard_info(FILE *f, const cli_card_t *card, int json)
+{
+	const mc_chip_t *chip =
+		reader_vcard_chip(cli_card_reader((cli_card_t *)card));
+	mc_info_t info;
+	mc_status_t st;
+	const char *why = NULL;
+	unsigned i;
+
+	st = chip ? mc_get_info(chip, &info) : MC_ERR_NOT_POWERED;
+	if (st != MC_OK) {
+		cli_error("%s: no chip information: %s", cli_card_file(card),
+			  mc_strerror(st));
+		return CLI_FAIL;
+	}
+	if (mc_check(chip, &why) != MC_OK) {
+		cli_error("%s: the memory card image is inconsistent: %s",
+			  cli_card_file(card), why);
+		return CLI_FAIL;
+	}
+	if (json) {
+		fprintf(f, "{\n  \"chip\": \"%s\",\n  \"model\": \"%s\",\n",
+			cli_card_file(card), info.model->name);
+		fputs("  \"serial\": ", f);
+		if (info.has_serial) {
+			fputc('"', f);
+			cli_hex_print(f, info.serial, MC_SERIAL_LEN, 0);
+			fputs("\",\n", f);
+		} else {
+			fputs("null,\n", f);
+		}
+		fprintf(f,
+			"  \"error_counter\": \"%02X\",\n  \"tries_left\": "
+			"%u,\n  \"locked\": %s,\n  \"protected_mask\": "
+			"\"%08X\",\n  \"memory\": \"",
+			info.error_counter, info.tries_left,
+			info.locked ? "true" : "false", info.protected_mask);
+		cli_hex_print(f, info.memory, MC_MEM_SIZE, 0);
+		fputs("\"\n}\n", f);
+		return CLI_OK;
+	}
+	fprintf(f, "chip        %s\n", cli_card_file(card));
+	fprintf(f, "model       %s (%s)\n", info.model->name,
+		info.model->summary);
+	fputs("serial      ", f);
+	if (info.has_serial)
+		cli_hex_print(f, info.serial, MC_SERIAL_LEN, 0);
+	else
+		fputs("not set", f);
+	fputs("\nATR         ", f);
+	cli_hex_print(f, info.atr, MC_ATR_LEN, ' ');
+	fprintf(f, " (as a PC/SC reader reports it: 3B 04 ");
+	cli_hex_print(f, info.atr, MC_ATR_LEN, ' ');
+	fprintf(f, ")\nPSC         error counter %02X: %s\n",
+		info.error_counter,
+		info.locked ? "no try left, locked for writing for good" :
+		info.tries_left == 3 ? "3 tries left" :
+		info.tries_left == 2 ? "2 tries left" :
+				       "1 try left");
+	fprintf(f, "protected   %u of %u bytes: ", info.protected_count,
+		MC_PROT_BYTES);
+	print_ranges(f, info.protected_mask);
+	fputs("\nmemory\n", f);
+	for (i = 0; i < MC_MEM_SIZE; i += 16) {
+		fprintf(f, "  %02X: ", i);
+		cli_hex_print(f, info.memory + i, 16, ' ');
+		fputc('\n', f);
+	}
+	return CLI_OK;
+}
+#endif
+
 static int chip_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -932,9 +1171,33 @@ static int chip_info(int argc, char **argv)
 				       "one chip image expected, got "
 				       "'%s' too",
 				       argv[optind + 1]);
-	rc = cli_card_open(argv[optind], &card);
+	if (strncmp(argv[optind], "pcsc:", 5) == 0) {
+		cli_error("%s: chip info reads a virtual chip's image, and "
+			  "this is a PC/SC reader; ask the card itself, e.g. "
+			  "'cardfab apdu --card %s 00CADF3000' (GET DATA "
+			  "DF30: chip data) or '... 00CA9F7F00' (CPLC)",
+			  argv[optind], argv[optind]);
+		return CLI_FAIL;
+	}
+	rc = cli_card_open(argv[optind], CLI_PROTO_ANY, &card);
 	if (rc != CLI_OK)
 		return rc;
+#ifdef CARDFAB_HAVE_MEMCARD
+	if (cli_card_family(card) != NULL &&
+	    strcmp(cli_card_family(card), "memory card") == 0) {
+		rc = memcard_info(stdout, card, json);
+		if (cli_card_close(card) != CLI_OK)
+			rc = CLI_FAIL;
+		return rc;
+	}
+#endif
+	if (cli_card_chip(card) == NULL) {
+		cli_error("%s: chip info knows no chip of this kind (%s)",
+			  cli_card_file(card),
+			  cli_card_family(card) ? cli_card_family(card) : "?");
+		cli_card_close(card);
+		return CLI_FAIL;
+	}
 	rc = json ? print_json(stdout, card) :
 		    chip_print_info(stdout, card, "");
 	if (cli_card_close(card) != CLI_OK)

@@ -22,6 +22,10 @@ int cmd_script(int argc, char **argv);
 void usage_script(FILE *f);
 int cmd_demo(int argc, char **argv);
 void usage_demo(FILE *f);
+int cmd_vicc(int argc, char **argv);
+void usage_vicc(FILE *f);
+int cmd_readers(int argc, char **argv);
+void usage_readers(FILE *f);
 
 /* ---- chip.c, for the demo ---- */
 

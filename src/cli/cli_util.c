@@ -2,10 +2,10 @@
  * cli_util.c - the helpers every subcommand of `cardfab` uses (contracts in
  * cli_util.h): messages, hex, GlobalPlatform dates and the card.
  *
- * The card is, for now, always a virtual chip in this process: an image file
- * opened with hal_file_open() (which locks it: one process a chip) and the
- * card OS powered up on it. When src/reader exists, cli_card_* becomes a
- * thin layer over reader_open()/reader_transmit() and "pcsc:" starts to work.
+ * The card is whatever src/reader opens: a virtual chip in this process
+ * ("vcard:PATH" or PATH) or a card in a PC/SC reader ("pcsc:NAME"); the
+ * cli_card_* functions are a thin layer over reader_*() that prints the
+ * reader's error detail as the command's message.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -19,6 +19,7 @@
 
 #include "cli/cli_util.h"
 #include "hal/hal_host.h"
+#include "reader/reader.h"
 
 /* ---- messages ---- */
 
@@ -283,135 +284,83 @@ invalid:
 /* ---- the card ---- */
 
 struct cli_card {
-	hal_file_t *file;
-	int powered;
-	int proto;
-	uint8_t atr[COS_ATR_MAX];
-	size_t atr_len;
-	char *path;
-	cos_chip_t chip; /* the chip's RAM: session keys live here */
+	reader_t *r;
 };
 
-int cli_card_path(const char *spec, const char **path)
-{
-	if (strncmp(spec, "pcsc:", 5) == 0) {
-		cli_error("--card %s: PC/SC readers are not available in this "
-			  "build; use vcard:PATH or the path of a chip image",
-			  spec);
-		return -1;
-	}
-	if (strncmp(spec, "vcard:", 6) == 0)
-		spec += 6;
-	if (spec[0] == '\0') {
-		cli_error("--card: empty chip image path; expected vcard:PATH "
-			  "or PATH");
-		return -1;
-	}
-	*path = spec;
-	return 0;
-}
-
-/* Message for a failed hal_file_* call on path. */
-static void image_error(const char *path, hal_host_status_t st, int err)
-{
-	if (st == HAL_HOST_ERR_IO && err == ENOENT)
-		cli_error("%s: no such chip image (make one with 'cardfab chip "
-			  "new --out %s')",
-			  path, path);
-	else if (st == HAL_HOST_ERR_IO && err)
-		cli_error("%s: %s: %s", path, hal_host_strerror(st),
-			  strerror(err));
-	else
-		cli_error("%s: %s", path, hal_host_strerror(st));
-}
-
-static int power_on(cli_card_t *card)
-{
-	cos_status_t st;
-
-	st = cos_power_on(&card->chip, hal_file_hal(card->file), card->atr,
-			  sizeof card->atr, &card->atr_len);
-	if (st != COS_OK) {
-		if (st == COS_ERR_FORMAT)
-			cli_error("%s: not a cardfab chip image (no card OS in "
-				  "it)",
-				  card->path);
-		else
-			cli_error("%s: the chip does not power up: %s",
-				  card->path, cos_strerror(st));
-		return CLI_FAIL;
-	}
-	card->powered = 1;
-	if (card->proto == COS_PROTO_T0) {
-		st = cos_set_protocol(&card->chip, COS_PROTO_T0);
-		if (st != COS_OK) {
-			cli_error("%s: T=0 refused: %s", card->path,
-				  cos_strerror(st));
-			return CLI_FAIL;
-		}
-	}
-	return CLI_OK;
-}
-
-int cli_card_open(const char *spec, cli_card_t **out)
+int cli_card_open(const char *spec, int proto, cli_card_t **out)
 {
 	cli_card_t *card;
+	char err[READER_DETAIL_MAX];
+	reader_status_t st;
 	const char *path;
-	hal_host_status_t st;
 
 	*out = NULL;
-	if (cli_card_path(spec, &path) != 0)
-		return CLI_FAIL;
 	card = calloc(1, sizeof *card);
-	if (card == NULL || (card->path = strdup(path)) == NULL) {
-		free(card);
+	if (card == NULL) {
 		cli_error("out of memory");
 		return CLI_FAIL;
 	}
-	card->proto = COS_PROTO_T1;
-	errno = 0;
-	st = hal_file_open(path, &card->file);
-	if (st != HAL_HOST_OK) {
-		image_error(path, st, errno);
-		free(card->path);
+	st = reader_open(spec, proto < 0 ? READER_PROTO_ANY : proto, &card->r,
+			 err, sizeof err);
+	if (st != READER_OK) {
+		if (st == READER_ERR_NO_IMAGE) {
+			path = strncmp(spec, "vcard:", 6) == 0 ? spec + 6 :
+								 spec;
+			cli_error("%s (make one with 'cardfab chip new --out "
+				  "%s')",
+				  err, path);
+		} else {
+			cli_error("%s", err[0] ? err : reader_strerror(st));
+		}
 		free(card);
-		return CLI_FAIL;
-	}
-	if (power_on(card) != CLI_OK) {
-		cli_card_close(card);
 		return CLI_FAIL;
 	}
 	*out = card;
 	return CLI_OK;
 }
 
+int cli_card_open_image(const char *path, cli_card_t **out)
+{
+	size_t n = strlen(path) + 7;
+	char *spec = malloc(n);
+	int rc;
+
+	*out = NULL;
+	if (spec == NULL) {
+		cli_error("out of memory");
+		return CLI_FAIL;
+	}
+	snprintf(spec, n, "vcard:%s", path);
+	rc = cli_card_open(spec, CLI_PROTO_ANY, out);
+	free(spec);
+	return rc;
+}
+
 int cli_card_close(cli_card_t *card)
 {
-	int rc = CLI_OK;
-	hal_host_status_t st;
+	char err[READER_DETAIL_MAX];
+	reader_status_t st;
 
 	if (card == NULL)
 		return CLI_OK;
-	if (card->powered)
-		cos_power_off(&card->chip);
-	errno = 0;
-	st = hal_file_close(card->file);
-	if (st != HAL_HOST_OK) {
-		image_error(card->path, st, errno);
-		rc = CLI_FAIL;
-	}
-	cli_wipe(&card->chip, sizeof card->chip);
-	free(card->path);
+	st = reader_close(card->r, err, sizeof err);
 	free(card);
-	return rc;
+	if (st != READER_OK) {
+		cli_error("%s", err[0] ? err : reader_strerror(st));
+		return CLI_FAIL;
+	}
+	return CLI_OK;
 }
 
 int cli_card_reset(cli_card_t *card)
 {
-	if (card->powered)
-		cos_power_off(&card->chip);
-	card->powered = 0;
-	return power_on(card);
+	reader_status_t st = reader_reset(card->r);
+
+	if (st != READER_OK) {
+		cli_error("%s", reader_error_detail(card->r));
+		return CLI_FAIL;
+	}
+	return CLI_OK;
 }
 
 int cli_parse_protocol(const char *s)
@@ -427,53 +376,78 @@ int cli_parse_protocol(const char *s)
 
 int cli_card_set_protocol(cli_card_t *card, int proto)
 {
-	cos_status_t st = cos_set_protocol(&card->chip, proto);
+	reader_status_t st = reader_set_protocol(card->r, proto);
 
-	if (st != COS_OK) {
-		cli_error("%s: protocol T=%d refused: %s", card->path, proto,
-			  cos_strerror(st));
+	if (st != READER_OK) {
+		cli_error("%s: protocol T=%d refused: %s", reader_name(card->r),
+			  proto, reader_error_detail(card->r));
 		return CLI_FAIL;
 	}
-	card->proto = proto;
 	return CLI_OK;
 }
 
 int cli_card_protocol(const cli_card_t *card)
 {
-	return card->proto;
+	return reader_protocol(card->r);
 }
 
 const uint8_t *cli_card_atr(const cli_card_t *card, size_t *len)
 {
-	*len = card->atr_len;
-	return card->atr;
+	return reader_atr(card->r, len);
 }
 
 const cos_chip_t *cli_card_chip(const cli_card_t *card)
 {
-	return &card->chip;
+	return reader_cos_chip(card->r);
 }
 
 const char *cli_card_file(const cli_card_t *card)
 {
-	return card->path;
+	return reader_target(card->r);
+}
+
+reader_t *cli_card_reader(cli_card_t *card)
+{
+	return card->r;
+}
+
+const char *cli_card_name(const cli_card_t *card)
+{
+	return reader_name(card->r);
+}
+
+int cli_card_is_virtual(const cli_card_t *card)
+{
+	return reader_kind(card->r) == READER_KIND_VCARD;
+}
+
+const char *cli_card_family(const cli_card_t *card)
+{
+	return reader_chip_family(card->r);
 }
 
 int cli_card_transmit(cli_card_t *card, const uint8_t *capdu, size_t n,
 		      uint8_t *rapdu, size_t cap, size_t *rlen)
 {
-	cos_status_t st;
+	reader_status_t st;
 
-	*rlen = 0;
-	if (!card->powered) {
-		cli_error("%s: the chip is not powered", card->path);
+	st = reader_transmit(card->r, capdu, n, rapdu, cap, rlen);
+	if (st != READER_OK) {
+		cli_error("%s", reader_error_detail(card->r));
+		*rlen = 0;
 		return CLI_FAIL;
 	}
-	st = cos_transmit(&card->chip, capdu, n, rapdu, cap, rlen);
-	if (st != COS_OK || *rlen < 2) {
-		cli_error("%s: the chip did not answer: %s", card->path,
-			  st != COS_OK ? cos_strerror(st) :
-					 "response without a status word");
+	return CLI_OK;
+}
+
+int cli_card_apdu(cli_card_t *card, const uint8_t *capdu, size_t n,
+		  uint8_t *rapdu, size_t cap, size_t *rlen)
+{
+	reader_status_t st;
+
+	st = reader_apdu(card->r, capdu, n, rapdu, cap, rlen);
+	if (st != READER_OK) {
+		cli_error("%s", reader_error_detail(card->r));
 		*rlen = 0;
 		return CLI_FAIL;
 	}
@@ -481,6 +455,16 @@ int cli_card_transmit(cli_card_t *card, const uint8_t *capdu, size_t n,
 }
 
 /* ---- chips ---- */
+
+/* Message for a failed hal_file_* call on path. */
+static void image_error(const char *path, hal_host_status_t st, int err)
+{
+	if (st == HAL_HOST_ERR_IO && err)
+		cli_error("%s: %s: %s", path, hal_host_strerror(st),
+			  strerror(err));
+	else
+		cli_error("%s: %s", path, hal_host_strerror(st));
+}
 
 int cli_chip_create(const char *path, const cos_model_t *model, int overwrite)
 {

@@ -3,13 +3,12 @@
  * option errors, hex parsing and printing, GlobalPlatform dates, and the
  * card a command talks to.
  *
- * The card: `--card` takes "vcard:PATH" or a bare PATH, a virtual chip whose
- * EEPROM lives in the image file PATH (src/hal, hal_file_*). A reader layer
- * (src/reader, with "pcsc:NAME") will replace the in-process chip here; until
- * then "pcsc:" is refused with a message saying so. Opening a card powers
- * the chip up (which recovers its NVM journal if a write was interrupted);
- * closing it powers it down and flushes the image. The chip state persists
- * in the image between commands.
+ * The card: `--card` takes what src/reader opens: "vcard:PATH" or a bare
+ * PATH, a virtual chip whose EEPROM lives in the image file PATH; or
+ * "pcsc:NAME" / "pcsc:", a card in a PC/SC reader. Opening a card powers it
+ * up (a virtual chip recovers its NVM journal if a write was interrupted);
+ * closing it powers it down (a PC/SC card is reset) and flushes the image.
+ * A virtual chip's state persists in its image between commands.
  *
  * Messages: every error goes to stderr as "cardfab CMD: what went wrong",
  * naming the file, option, argument or line and what was expected. Secrets
@@ -83,19 +82,21 @@ int cli_yddd_text(const uint8_t d[2], char *out, size_t cap);
 
 typedef struct cli_card cli_card_t;
 
-/*
- * Split a card specification: "vcard:PATH" or PATH gives PATH; "pcsc:..."
- * and an empty path are refused with a message. Returns 0 or -1.
- */
-int cli_card_path(const char *spec, const char **path);
+/* Protocol argument of cli_card_open(): what the card prefers (T=1 for a
+ * virtual chip), or COS_PROTO_T0 / COS_PROTO_T1. */
+#define CLI_PROTO_ANY (-1)
 
-/* Open and power up the card named by spec. Returns CLI_OK with *out, or
- * CLI_FAIL with the reason printed. */
-int cli_card_open(const char *spec, cli_card_t **out);
+/* Open and power up the card named by spec with protocol proto. Returns
+ * CLI_OK with *out, or CLI_FAIL with the reason printed (naming the image
+ * or reader, and what to do). */
+int cli_card_open(const char *spec, int proto, cli_card_t **out);
+/* The virtual chip whose image is path (whatever its name looks like:
+ * "pcsc:x" here is a file). */
+int cli_card_open_image(const char *path, cli_card_t **out);
 /* Power down, flush, close; NULL is accepted. CLI_OK or CLI_FAIL. */
 int cli_card_close(cli_card_t *card);
-/* Power off and on again (a card reset): RAM and security status are
- * lost, the ATR is sent again. CLI_OK or CLI_FAIL (printed). */
+/* A card reset: RAM and security status are lost, the card answers to
+ * reset again. CLI_OK or CLI_FAIL (printed). */
 int cli_card_reset(cli_card_t *card);
 /* "T=0" or "T=1" (also "0", "1") to COS_PROTO_T0 / T1; -1 if neither. */
 int cli_parse_protocol(const char *s);
@@ -103,16 +104,33 @@ int cli_parse_protocol(const char *s);
 int cli_card_set_protocol(cli_card_t *card, int proto);
 int cli_card_protocol(const cli_card_t *card);
 const uint8_t *cli_card_atr(const cli_card_t *card, size_t *len);
+/* The powered virtual CPU chip behind the card, for introspection; NULL
+ * for a PC/SC card or a chip of another family (a memory card). */
 const cos_chip_t *cli_card_chip(const cli_card_t *card);
+/* The image's path, or the PC/SC reader's name. */
 const char *cli_card_file(const cli_card_t *card);
+/* The reader behind the card (src/reader/reader.h), for commands that use
+ * more of it than these functions give. */
+struct reader *cli_card_reader(cli_card_t *card);
+/* "vcard:PATH" or "pcsc:READER". */
+const char *cli_card_name(const cli_card_t *card);
+/* 1 for a virtual chip in this process, 0 for a PC/SC card. */
+int cli_card_is_virtual(const cli_card_t *card);
+/* The chip family of a virtual chip ("card OS", "memory card"); NULL for
+ * a PC/SC card. */
+const char *cli_card_family(const cli_card_t *card);
 
 /*
  * Send one command APDU; rapdu (capacity >= COS_RAPDU_MAX) receives the
  * response, data then SW1 SW2, *rlen >= 2. CLI_OK, or CLI_FAIL with the
- * reason printed (the chip lost power or is not powered).
+ * reason printed (the chip lost power, the card was removed...).
  */
 int cli_card_transmit(cli_card_t *card, const uint8_t *capdu, size_t n,
 		      uint8_t *rapdu, size_t cap, size_t *rlen);
+/* The same, following 61xx with GET RESPONSE and 6Cxx with the right Le
+ * (reader_apdu): the whole data and the final status word. */
+int cli_card_apdu(cli_card_t *card, const uint8_t *capdu, size_t n,
+		  uint8_t *rapdu, size_t cap, size_t *rlen);
 
 /* ---- chips ---- */
 

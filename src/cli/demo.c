@@ -534,7 +534,7 @@ static int manufacturing(demo_t *d, const char *path, const cos_model_t *m,
 	say("A blank %s (%s) got the card OS: an empty file system (the MF "
 	    "only), life cycle MANUFACTURING.",
 	    m->name, m->summary);
-	TRY(cli_card_open(path, &d->card));
+	TRY(cli_card_open_image(path, &d->card));
 	show_atr(d);
 
 	TRY(chip_data(d, "GET DATA DF30: chip data"));

@@ -1,7 +1,8 @@
 /*
  * main.c - the `cardfab` command: a table of subcommands and the dispatch.
  *
- * Each subcommand lives in its own file (chip.c, apdu.c, script.c, demo.c)
+ * Each subcommand lives in its own file (chip.c, apdu.c, script.c, demo.c,
+ * vicc.c, readers.c)
  * and is thin: it parses its options, calls the libraries, prints. Exit
  * status: 0 success, 1 failure, 2 usage error (cli_util.h).
  */
@@ -36,6 +37,11 @@ static const command_t commands[] = {
 	{ "demo", cmd_demo,
 	  "take a fresh virtual chip through its whole life cycle",
 	  usage_demo },
+	{ "vicc", cmd_vicc,
+	  "serve a virtual chip to pcscd (a card in 'Virtual PCD 00 00')",
+	  usage_vicc },
+	{ "readers", cmd_readers, "list the PC/SC readers and their cards",
+	  usage_readers },
 	{ "help", cmd_help, "show the help of a command", usage_help },
 };
 
@@ -66,9 +72,12 @@ static void usage(FILE *f)
 	for (i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
 	fputs("\n"
-	      "A card is a virtual chip: --card vcard:PATH or --card PATH, "
-	      "PATH its\n"
-	      "EEPROM image (made by 'cardfab chip new').\n"
+	      "A card (--card) is a virtual chip, vcard:PATH or PATH, PATH its "
+	      "EEPROM image\n"
+	      "(made by 'cardfab chip new'), or a card in a PC/SC reader: "
+	      "pcsc:NAME (the\n"
+	      "reader's name or a unique prefix), pcsc: (the first reader "
+	      "with a card).\n"
 	      "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	      f);
 }

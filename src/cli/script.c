@@ -1,7 +1,8 @@
 /*
- * script.c - `cardfab script --card CHIP [FILE]`: run an APDU script in the
+ * script.c - `cardfab script --card CARD [FILE]`: run an APDU script in the
  * format of pcsc-tools' scriptor, and print the exchanges the way scriptor
- * does, so that a script and its transcript work with either tool.
+ * does, so that a script and its transcript work with either tool. CARD is
+ * a virtual chip (vcard:PATH, PATH) or a card in a PC/SC reader (pcsc:NAME).
  *
  * What scriptor (pcsc-tools, a Perl script) does, and so what this does:
  *
@@ -42,6 +43,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "reader/reader.h"
 
 #define TOPIC "script"
 
@@ -54,8 +56,13 @@ void usage_script(FILE *f)
 	      "exchanges as scriptor does. Without FILE (or with -), reads "
 	      "stdin.\n"
 	      "\n"
-	      "  -c, --card CARD          vcard:PATH or PATH, a chip image\n"
-	      "  -p, --protocol T=0|T=1   protocol (default T=1)\n"
+	      "  -c, --card CARD          vcard:PATH or PATH, a chip image; "
+	      "pcsc:NAME, the card\n"
+	      "                           in that PC/SC reader; pcsc: the "
+	      "first with a card\n"
+	      "  -p, --protocol T=0|T=1   protocol (default: T=1 for a "
+	      "virtual chip, the\n"
+	      "                           card's choice in a PC/SC reader)\n"
 	      "\n"
 	      "Script lines:\n"
 	      "  00 A4 00 00 02 3F 00     one command APDU, hex bytes "
@@ -339,7 +346,8 @@ static const char *bad_token(const char *tok, size_t len, size_t col, char *why,
  * trailing spaces ignored) and send it. */
 static int send_command(run_t *r, unsigned long line)
 {
-	uint8_t capdu[COS_CAPDU_MAX], rapdu[COS_RAPDU_MAX];
+	static uint8_t rapdu[READER_RAPDU_MAX];
+	uint8_t capdu[COS_CAPDU_MAX];
 	size_t n = 0, rlen, end, i, start;
 	char where[48], why[256];
 
@@ -380,7 +388,9 @@ static int send_command(run_t *r, unsigned long line)
 		return CLI_FAIL;
 	}
 	print_response(rapdu, rlen);
+	fflush(stdout); /* one exchange at a time, even into a pipe */
 	cli_wipe(capdu, sizeof capdu);
+	cli_wipe(rapdu, rlen);
 	r->cmd_len = 0;
 	r->cmd[0] = '\0';
 	r->cmd_line = 0;
@@ -505,7 +515,7 @@ int cmd_script(int argc, char **argv)
 	const char *spec = NULL, *file = NULL;
 	run_t r = { 0 };
 	FILE *in = stdin;
-	int c, proto = COS_PROTO_T1, rc;
+	int c, proto = CLI_PROTO_ANY, rc;
 
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, ":c:p:h", opts, NULL)) != -1) {
@@ -549,14 +559,10 @@ int cmd_script(int argc, char **argv)
 		r.name = "<stdin>";
 	}
 
-	rc = cli_card_open(spec, &r.card);
+	rc = cli_card_open(spec, proto, &r.card);
 	if (rc != CLI_OK)
 		goto out;
-	if (proto != COS_PROTO_T1) {
-		rc = cli_card_set_protocol(r.card, proto);
-		if (rc != CLI_OK)
-			goto out;
-	}
+	proto = cli_card_protocol(r.card);
 	/* As scriptor: the protocol on stdout, the rest on stderr. */
 	fprintf(stderr, "Using given card reader: %s\n", spec);
 	printf("Using T=%d protocol\n", proto == COS_PROTO_T0 ? 0 : 1);

@@ -184,7 +184,7 @@ size_t cos_make_atr(const cos_ctx_t *c, uint8_t *atr, size_t cap)
 	a[n++] = 0xC0;       /*   selection by full and partial DF name */
 	a[n++] = 0x73;       /* card capabilities */
 	a[n++] = 0xF6;       /*   DF name full/partial, path, FID, SFI, rec# */
-	a[n++] = 0x01;       /*   data unit: one byte */
+	a[n++] = 0x21;       /*   writes: proprietary (overwrite); 1-byte units */
 	a[n++] = 0x40;       /*   extended Lc and Le */
 	a[n++] = 0x64;       /* pre-issuing data: serial hint */
 	cf_memcpy(a + n, c->sys.serial + 4, 4);

@@ -23,14 +23,14 @@ static cos_lifecycle_t state_of(tchip_t *t)
 	       cos_lifecycle_name(state_of(t)), cos_lifecycle_name(lc))
 
 /* The ATR of the data sheet: 3B 9E 96 80 31 FE 45, 14 historical bytes
- * (80 31C0 73F60140 64 xxxxxxxx 81 ll), TCK. */
+ * (80 31C0 73F62140 64 xxxxxxxx 81 ll), TCK. */
 static void check_atr(tchip_t *t, uint8_t lcs, const uint8_t *serial)
 {
 	tc_power_cycle(t); /* the ATR of the current state */
 	static const uint8_t head[] = {0x3B, 0x9E, 0x96, 0x80,
 				       0x31, 0xFE, 0x45};
 	static const uint8_t hist[] = {0x80, 0x31, 0xC0, 0x73,
-				       0xF6, 0x01, 0x40, 0x64};
+				       0xF6, 0x21, 0x40, 0x64};
 	const uint8_t *a = t->atr;
 	CHECKF(t->atr_len == 22, "ATR of 22 bytes, got %zu", t->atr_len);
 	if (t->atr_len != 22)
@@ -38,7 +38,7 @@ static void check_atr(tchip_t *t, uint8_t lcs, const uint8_t *serial)
 	CHECKF(memcmp(a, head, sizeof head) == 0, "ATR interface bytes: %s",
 	       H(a, 7));
 	CHECKF(memcmp(a + 7, hist, sizeof hist) == 0,
-	       "historical bytes 80 31C0 73F60140 64: %s", H(a + 7, 8));
+	       "historical bytes 80 31C0 73F62140 64: %s", H(a + 7, 8));
 	if (serial)
 		CHECKF(memcmp(a + 15, serial + 4, 4) == 0,
 		       "pre-issuing data: last 4 bytes of the serial, got %s",
