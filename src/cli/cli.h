@@ -26,6 +26,8 @@ int cmd_vicc(int argc, char **argv);
 void usage_vicc(FILE *f);
 int cmd_readers(int argc, char **argv);
 void usage_readers(FILE *f);
+int cmd_profile(int argc, char **argv);
+void usage_profile(FILE *f);
 
 /* ---- chip.c, for the demo ---- */
 

@@ -42,6 +42,9 @@ static const command_t commands[] = {
 	  usage_vicc },
 	{ "readers", cmd_readers, "list the PC/SC readers and their cards",
 	  usage_readers },
+	{ "profile", cmd_profile,
+	  "check a card profile (YAML) against its chip, show its design",
+	  usage_profile },
 	{ "help", cmd_help, "show the help of a command", usage_help },
 };
 
