@@ -28,6 +28,9 @@ packages=(
 	libsqlite3-dev         # the MES's embedded database (src/mes), SQLite 3.35+
 	libpq-dev              # the MES's PostgreSQL backend (libpq 14+: pipeline mode)
 	postgresql             # initdb, pg_ctl: the throwaway server of test_mes_pg and bench/mes
+	softhsm2               # SoftHSM2: the default PKCS#11 token of the issuer's master keys (src/perso)
+	libp11-kit-dev         # pkcs11.h (p11-kit's): the PKCS#11 API src/perso loads modules through
+	libcsv-dev             # libcsv: the cardholder files (CSV) data preparation reads (src/perso/prep.c)
 )
 
 missing=()

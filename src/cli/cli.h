@@ -28,6 +28,10 @@ int cmd_readers(int argc, char **argv);
 void usage_readers(FILE *f);
 int cmd_profile(int argc, char **argv);
 void usage_profile(FILE *f);
+int cmd_keys(int argc, char **argv);
+void usage_keys(FILE *f);
+int cmd_prep(int argc, char **argv);
+void usage_prep(FILE *f);
 
 /* ---- chip.c, for the demo ---- */
 

@@ -45,6 +45,12 @@ static const command_t commands[] = {
 	{ "profile", cmd_profile,
 	  "check a card profile (YAML) against its chip, show its design",
 	  usage_profile },
+	{ "keys", cmd_keys,
+	  "master keys in a PKCS#11 token: init, create, import, list",
+	  usage_keys },
+	{ "prep", cmd_prep,
+	  "data preparation: holder records (CSV) -> a batch of perso records",
+	  usage_prep },
 	{ "help", cmd_help, "show the help of a command", usage_help },
 };
 

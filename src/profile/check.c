@@ -993,18 +993,18 @@ static void check_keys(ck_t *ck)
 				     "version, kvn: 1 to 255");
 		}
 		if (k->has_source && pk->master && k->has_alg) {
-			if (pk->method == PROFILE_DIV_AES_CMAC_SERIAL &&
+			if (pk->method == PROFILE_DIV_AES_ECB_SERIAL &&
 			    pk->cos_alg != COS_ALG_AES)
 				CERR(ck, PROFILE_ERR_CONFLICT, k->div_pos,
 				     sub(k->path, "diversify"),
-				     "aes-cmac-serial makes AES keys; a 3DES "
+				     "aes-ecb-serial makes AES keys; a 3DES "
 				     "key takes 3des-serial");
 			if (pk->method == PROFILE_DIV_3DES_SERIAL &&
 			    pk->cos_alg != COS_ALG_3DES)
 				CERR(ck, PROFILE_ERR_CONFLICT, k->div_pos,
 				     sub(k->path, "diversify"),
 				     "3des-serial makes 3DES keys; an AES key "
-				     "takes aes-cmac-serial");
+				     "takes aes-ecb-serial");
 		}
 		for (size_t j = 0; j < i && k->has_ref; j++) {
 			pkey_t *q = KEY_AT(p, j);
@@ -1190,7 +1190,7 @@ static void check_areas(ck_t *ck)
 			CERR(ck, PROFILE_ERR_MISSING, TOP_POS, "psc",
 			     "missing 'psc': where the card's PSC comes from, "
 			     "psc: {diversify: {master: LABEL, method: "
-			     "aes-cmac-serial}}");
+			     "aes-ecb-serial}}");
 		} else {
 			use(ck, PROFILE_FEAT_PSC, p->psc_pos, "psc", "the PSC");
 		}

@@ -183,8 +183,8 @@ static const char *div_name(profile_div_t m)
 	switch (m) {
 	case PROFILE_DIV_NONE:
 		return "none";
-	case PROFILE_DIV_AES_CMAC_SERIAL:
-		return "aes-cmac-serial";
+	case PROFILE_DIV_AES_ECB_SERIAL:
+		return "aes-ecb-serial";
 	case PROFILE_DIV_3DES_SERIAL:
 		return "3des-serial";
 	}

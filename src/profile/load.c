@@ -1248,7 +1248,7 @@ static void load_pin(ld_t *ld, const yaml_node_t *n, const char *path,
 	"name ref kvn df algorithm usage tries diversify fixed description"
 #define KEY_ALGS "aes128 aes192 aes256 3des2 3des3"
 #define KEY_USAGES "auth internal-auth scp03-enc scp03-mac scp03-dek"
-#define DIV_METHODS "aes-cmac-serial 3des-serial none"
+#define DIV_METHODS "aes-ecb-serial 3des-serial none"
 
 static void load_diversify(ld_t *ld, const yaml_node_t *v, const char *dp,
 			   const char **master, profile_div_t *method)
@@ -1263,7 +1263,7 @@ static void load_diversify(ld_t *ld, const yaml_node_t *v, const char *dp,
 	w = need(ld, v, dp, "method", "one of " DIV_METHODS);
 	int idx;
 	if (w && get_enum(ld, w, sub(dp, "method"), DIV_METHODS, &idx)) {
-		static const profile_div_t m[] = { PROFILE_DIV_AES_CMAC_SERIAL,
+		static const profile_div_t m[] = { PROFILE_DIV_AES_ECB_SERIAL,
 						   PROFILE_DIV_3DES_SERIAL,
 						   PROFILE_DIV_NONE };
 		*method = m[idx];
@@ -1394,7 +1394,7 @@ static void load_key(ld_t *ld, const yaml_node_t *n, const char *path,
 	} else {
 		need(ld, n, path, "diversify",
 		     "where the key comes from: {master: LABEL, method: "
-		     "aes-cmac-serial | 3des-serial | none}");
+		     "aes-ecb-serial | 3des-serial | none}");
 	}
 	if ((v = map_get(ld, n, "description")))
 		get_text(ld, v, sub(path, "description"), 200);
@@ -1545,7 +1545,7 @@ static void load_psc(ld_t *ld, const yaml_node_t *n)
 	} else {
 		LERR(ld, PROFILE_ERR_MISSING, n, "psc",
 		     "missing 'diversify': where the PSC comes from, "
-		     "{master: LABEL, method: aes-cmac-serial}");
+		     "{master: LABEL, method: aes-ecb-serial}");
 	}
 }
 

@@ -289,7 +289,7 @@ typedef enum {
 
 typedef enum {
 	PROFILE_DIV_NONE = 1,	     /* the master key itself, on every card */
-	PROFILE_DIV_AES_CMAC_SERIAL, /* AES-CMAC(master, chip serial) */
+	PROFILE_DIV_AES_ECB_SERIAL, /* AES-ECB(master, serial blocks): docs/perso.md */
 	PROFILE_DIV_3DES_SERIAL,     /* 3DES-ECB of the serial, both halves */
 } profile_div_t;
 

@@ -129,11 +129,11 @@ static void expect_clean(const char *yaml)
 #define KEYS                                                            \
 	"keys:\n"                                                       \
 	"  - {name: enc, ref: 1, kvn: 0x30, algorithm: aes128, usage: " \
-	"scp03-enc, diversify: {master: E, method: aes-cmac-serial}}\n" \
+	"scp03-enc, diversify: {master: E, method: aes-ecb-serial}}\n" \
 	"  - {name: mac, ref: 2, kvn: 0x30, algorithm: aes128, usage: " \
-	"scp03-mac, diversify: {master: M, method: aes-cmac-serial}}\n" \
+	"scp03-mac, diversify: {master: M, method: aes-ecb-serial}}\n" \
 	"  - {name: dek, ref: 3, kvn: 0x30, algorithm: aes128, usage: " \
-	"scp03-dek, diversify: {master: D, method: aes-cmac-serial}}\n"
+	"scp03-dek, diversify: {master: D, method: aes-ecb-serial}}\n"
 #define FILES                                                             \
 	"files:\n"                                                        \
 	"  - {name: id, type: transparent, fid: 0101, size: 16, access: " \
@@ -151,7 +151,7 @@ static void expect_clean(const char *yaml)
 	"version: 1\n"                  \
 	"chip: sle4442\n"               \
 	"features: [psc, protection]\n" \
-	"psc: {diversify: {master: PSC, method: aes-cmac-serial}}\n"
+	"psc: {diversify: {master: PSC, method: aes-ecb-serial}}\n"
 #define MC_AREAS                                                       \
 	"areas:\n"                                                     \
 	"  - {name: id, start: 32, length: 10}\n"                      \
@@ -369,19 +369,19 @@ static const case_t cases[] = {
 	{ "key reference out of range",
 	  HEAD SCP KEYS
 	  "  - {name: k, ref: 40, algorithm: aes128, usage: auth, #<\n"
-	  "     diversify: {master: K, method: aes-cmac-serial}}\n" FILES
+	  "     diversify: {master: K, method: aes-ecb-serial}}\n" FILES
 		  FIELDS,
 	  E(REF_RANGE), "1 to 30" },
 	{ "SCP03 key with the wrong reference",
 	  HEAD SCP
 	  "keys:\n"
 	  "  - {name: enc, ref: 1, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-enc, diversify: {master: E, method: aes-cmac-serial}}\n"
+	  "scp03-enc, diversify: {master: E, method: aes-ecb-serial}}\n"
 	  "  - {name: mac, ref: 3, kvn: 0x30, algorithm: aes128, #<\n"
 	  "     usage: scp03-mac, diversify: {master: M, method: "
-	  "aes-cmac-serial}}\n"
+	  "aes-ecb-serial}}\n"
 	  "  - {name: dek, ref: 4, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-dek, diversify: {master: D, method: aes-cmac-serial}}\n" FILES
+	  "scp03-dek, diversify: {master: D, method: aes-ecb-serial}}\n" FILES
 		  FIELDS,
 	  E(REF_RANGE), "1 ENC, 2 MAC, 3 DEK" },
 	{ "duplicate PIN reference",
@@ -395,16 +395,16 @@ static const case_t cases[] = {
 	{ "duplicate key reference and version",
 	  HEAD_F("cf32", FEATS ", external-auth") SCP KEYS
 	  "  - {name: k1, ref: 4, algorithm: aes128, usage: auth, "
-	  "diversify: {master: K, method: aes-cmac-serial}}\n"
+	  "diversify: {master: K, method: aes-ecb-serial}}\n"
 	  "  - {name: k2, ref: 4, algorithm: aes128, usage: auth, #<\n"
-	  "     diversify: {master: K, method: aes-cmac-serial}}\n" FILES
+	  "     diversify: {master: K, method: aes-ecb-serial}}\n" FILES
 		  FIELDS,
 	  E(DUP_REF), "already key 'k1'" },
 	{ "auth key on an SCP03 key's reference",
 	  HEAD_F("cf32", FEATS ", external-auth") SCP KEYS
 	  "  - {name: door, ref: 2, kvn: 1, algorithm: aes128, usage: auth, "
 	  "#<\n"
-	  "     diversify: {master: K, method: aes-cmac-serial}}\n" FILES
+	  "     diversify: {master: K, method: aes-ecb-serial}}\n" FILES
 		  FIELDS,
 	  E(DUP_REF), "reference alone" },
 
@@ -422,7 +422,7 @@ static const case_t cases[] = {
 	{ "access condition PIN and key with two references",
 	  HEAD_F("cf32", FEATS ", pin, external-auth") SCP KEYS
 	  "  - {name: door, ref: 4, kvn: 1, algorithm: aes128, usage: auth,\n"
-	  "     diversify: {master: K, method: aes-cmac-serial}}\n" FILES
+	  "     diversify: {master: K, method: aes-ecb-serial}}\n" FILES
 	  "  - {name: x, type: transparent, fid: 0102, size: 8,\n"
 	  "     access: {read: [pin:1, key:door]}} #<\n" FIELDS "pins:\n"
 	  "  - {name: p, ref: 1, length: 4, format: ascii-numeric,\n"
@@ -448,7 +448,7 @@ static const case_t cases[] = {
 	  HEAD_F("cf32", FEATS ", internal-auth") SCP KEYS
 	  "  - {name: ia, ref: 4, kvn: 1, algorithm: aes128, "
 	  "usage: internal-auth,\n"
-	  "     diversify: {master: K, method: aes-cmac-serial}}\n" FILES
+	  "     diversify: {master: K, method: aes-ecb-serial}}\n" FILES
 	  "  - {name: x, type: transparent, fid: 0102, size: 8,\n"
 	  "     access: {read: key:ia}} #<\n" FIELDS,
 	  E(ACCESS), "no usage auth" },
@@ -460,7 +460,7 @@ static const case_t cases[] = {
 	{ "access condition that codes as FF",
 	  HEAD_F("cf32", FEATS ", pin, external-auth") SCP KEYS
 	  "  - {name: k, ref: 15, kvn: 1, algorithm: aes128, usage: auth,\n"
-	  "     diversify: {master: K, method: aes-cmac-serial}}\n" FILES
+	  "     diversify: {master: K, method: aes-ecb-serial}}\n" FILES
 	  "  - {name: x, type: transparent, fid: 0102, size: 8,\n"
 	  "     access: {read: {all: [pin:15, key:15, sm]}}} #<\n" FIELDS
 	  "pins:\n"
@@ -635,7 +635,7 @@ static const case_t cases[] = {
 	{ "memory card feature list with cyclic",
 	  "profile: m\nversion: 1\nchip: sle4442\n"
 	  "features: [psc, cyclic] #<\n"
-	  "psc: {diversify: {master: PSC, method: aes-cmac-serial}}\n" MC_AREAS
+	  "psc: {diversify: {master: PSC, method: aes-ecb-serial}}\n" MC_AREAS
 		  MC_FIELDS,
 	  E(FEATURE), "no feature cyclic" },
 	{ "feature used but not declared",
@@ -669,21 +669,21 @@ static const case_t cases[] = {
 	  "scp03: {kvn: 0x30, level: [c-mac]} #<\n"
 	  "keys:\n"
 	  "  - {name: enc, ref: 1, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-enc, diversify: {master: E, method: aes-cmac-serial}}\n"
+	  "scp03-enc, diversify: {master: E, method: aes-ecb-serial}}\n"
 	  "  - {name: mac, ref: 2, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-mac, diversify: {master: M, method: aes-cmac-serial}}\n" FILES
+	  "scp03-mac, diversify: {master: M, method: aes-ecb-serial}}\n" FILES
 		  FIELDS,
 	  E(MISSING), "no scp03-dek key" },
 	{ "SCP03 keys of two lengths",
 	  HEAD SCP
 	  "keys:\n"
 	  "  - {name: enc, ref: 1, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-enc, diversify: {master: E, method: aes-cmac-serial}}\n"
+	  "scp03-enc, diversify: {master: E, method: aes-ecb-serial}}\n"
 	  "  - {name: mac, ref: 2, kvn: 0x30, algorithm: aes256, #<\n"
 	  "     usage: scp03-mac, diversify: {master: M, method: "
-	  "aes-cmac-serial}}\n"
+	  "aes-ecb-serial}}\n"
 	  "  - {name: dek, ref: 3, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-dek, diversify: {master: D, method: aes-cmac-serial}}\n" FILES
+	  "scp03-dek, diversify: {master: D, method: aes-ecb-serial}}\n" FILES
 		  FIELDS,
 	  E(CONFLICT), "one length" },
 	{ "SCP03 level not GlobalPlatform's",
@@ -749,9 +749,9 @@ static const case_t cases[] = {
 	  "     usage: scp03-enc, diversify: {master: E, method: "
 	  "3des-serial}}\n"
 	  "  - {name: mac, ref: 2, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-mac, diversify: {master: M, method: aes-cmac-serial}}\n"
+	  "scp03-mac, diversify: {master: M, method: aes-ecb-serial}}\n"
 	  "  - {name: dek, ref: 3, kvn: 0x30, algorithm: aes128, usage: "
-	  "scp03-dek, diversify: {master: D, method: aes-cmac-serial}}\n" FILES
+	  "scp03-dek, diversify: {master: D, method: aes-ecb-serial}}\n" FILES
 		  FIELDS,
 	  E(CONFLICT), "SCP03 keys are AES" },
 	{ "memory card without a PSC",
@@ -990,7 +990,7 @@ static void test_campus_accessors(void **state)
 	assert_int_equal(keys[door].key_len, 16);
 	assert_int_equal(keys[door].tries, 15);
 	assert_string_equal(keys[door].master, "CAMPUS-DOOR-MK");
-	assert_int_equal(keys[door].method, PROFILE_DIV_AES_CMAC_SERIAL);
+	assert_int_equal(keys[door].method, PROFILE_DIV_AES_ECB_SERIAL);
 
 	const profile_scp03_t *s = profile_scp03(p);
 	assert_int_equal(s->kvn, 0x30);

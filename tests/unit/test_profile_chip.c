@@ -313,11 +313,11 @@ static void test_transit_on_chip(void **state)
 	"{file: id, offset: 0}}\n"                                         \
 	"keys:\n"                                                          \
 	"  - {name: enc, ref: 1, kvn: 0x30, algorithm: aes128, usage: "    \
-	"scp03-enc, diversify: {master: E, method: aes-cmac-serial}}\n"    \
+	"scp03-enc, diversify: {master: E, method: aes-ecb-serial}}\n"    \
 	"  - {name: mac, ref: 2, kvn: 0x30, algorithm: aes128, usage: "    \
-	"scp03-mac, diversify: {master: M, method: aes-cmac-serial}}\n"    \
+	"scp03-mac, diversify: {master: M, method: aes-ecb-serial}}\n"    \
 	"  - {name: dek, ref: 3, kvn: 0x30, algorithm: aes128, usage: "    \
-	"scp03-dek, diversify: {master: D, method: aes-cmac-serial}}\n"
+	"scp03-dek, diversify: {master: D, method: aes-ecb-serial}}\n"
 #define ID_FILE                                                          \
 	"files:\n"                                                       \
 	"  - {name: id, type: transparent, fid: 0101, size: 4, access: " \
@@ -463,10 +463,10 @@ static void test_nested_on_chip(void **state)
 		"transparent, scp03, aes, pin, puk, df, linear-variable, "
 		"sfi, external-auth, secure-messaging") "  - {name: dfkey, ref: 4, kvn: 1, df: inner, algorithm: "
 							"aes192, usage: auth, tries: 5,\n"
-							"     diversify: {master: K, method: aes-cmac-serial}}\n"
+							"     diversify: {master: K, method: aes-ecb-serial}}\n"
 							"  - {name: door, ref: 5, kvn: 2, algorithm: aes256, usage: "
 							"auth,\n"
-							"     diversify: {master: K, method: aes-cmac-serial}}\n"
+							"     diversify: {master: K, method: aes-ecb-serial}}\n"
 							"pins:\n"
 							"  - {name: local, ref: 1, df: outer, length: 6, format: bcd, "
 							"min-digits: 4, max-digits: 12, tries: 5, value: {random: 6}}\n"

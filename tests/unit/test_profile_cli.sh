@@ -124,9 +124,9 @@ chip: cf32
 features: [df, transparent, cyclic, scp03, aes, secure-messaging]
 scp03: {kvn: 0x30, level: [c-mac, c-dec]}
 keys:
-  - {name: enc, ref: 1, kvn: 0x30, algorithm: aes128, usage: scp03-enc, diversify: {master: E, method: aes-cmac-serial}}
-  - {name: mac, ref: 2, kvn: 0x30, algorithm: aes128, usage: scp03-mac, diversify: {master: M, method: aes-cmac-serial}}
-  - {name: dek, ref: 3, kvn: 0x30, algorithm: aes128, usage: scp03-dek, diversify: {master: D, method: aes-cmac-serial}}
+  - {name: enc, ref: 1, kvn: 0x30, algorithm: aes128, usage: scp03-enc, diversify: {master: E, method: aes-ecb-serial}}
+  - {name: mac, ref: 2, kvn: 0x30, algorithm: aes128, usage: scp03-mac, diversify: {master: M, method: aes-ecb-serial}}
+  - {name: dek, ref: 3, kvn: 0x30, algorithm: aes128, usage: scp03-dek, diversify: {master: D, method: aes-ecb-serial}}
 files:
   - name: app
     type: df
