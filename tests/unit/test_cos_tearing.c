@@ -306,14 +306,28 @@ static void check_legal(tchip_t *t, const char *what, size_t n, uint32_t torn)
 	}
 }
 
+static void check_command_atomic(tchip_t *t, size_t at, size_t n,
+				 uint32_t torn);
+
+/* The image (outside the journal) before step 0 and after every step of
+ * the reference run: the per-command view of atomicity. */
+static uint8_t step_hash[sizeof script / sizeof script[0] + 1][32];
+static int record_steps;
+
 /* Runs the script from step 0; returns the index of the step during which
  * the chip failed (power lost), or nsteps. Checks the SWs before it. */
 static size_t run_script(tchip_t *t, int check_sw)
 {
+	if (record_steps)
+		ct_image_hash(hal_mem_image(t->mem), t->model->nvm_size,
+			      step_hash[0]);
 	for (size_t i = 0; i < nsteps; i++) {
 		uint16_t sw = xfer(t, script[i].hex, NULL, NULL);
 		if (t->st != COS_OK)
 			return i;
+		if (record_steps)
+			ct_image_hash(hal_mem_image(t->mem),
+				      t->model->nvm_size, step_hash[i + 1]);
 		if (check_sw && sw != script[i].sw) {
 			CHECKF(0, "script step %zu (%.*s...): SW %04X, expected "
 				  "%04X",
@@ -322,6 +336,27 @@ static size_t run_script(tchip_t *t, int check_sw)
 		}
 	}
 	return nsteps;
+}
+
+/* docs/card-os.md, Durability: every command is one transaction, but for
+ * those presenting a secret (spend the try, then restore it). After a cut
+ * during step `at` the image is the one before or after that command. */
+static void check_command_atomic(tchip_t *t, size_t at, size_t n,
+				 uint32_t torn)
+{
+	unsigned cla = 0, ins = 0;
+	if (sscanf(script[at].hex, "%x %x", &cla, &ins) != 2)
+		return;
+	if (cla == 0x00 && (ins == 0x20 || ins == 0x24 || ins == 0x2C ||
+			    ins == 0x82))
+		return;
+	uint8_t h[32];
+	ct_image_hash(hal_mem_image(t->mem), t->model->nvm_size, h);
+	CHECKF(memcmp(h, step_hash[at], 32) == 0 ||
+		       memcmp(h, step_hash[at + 1], 32) == 0,
+	       "cut at write %zu (torn %u) during step %zu (%.*s...): the "
+	       "image is neither the one before the command nor after it",
+	       n, torn, at, 24, script[at].hex);
 }
 
 static uint8_t *formatted;
@@ -379,7 +414,9 @@ static void tearing(const char *model, int io)
 	t->pre_write = ref_pre_write;
 	t->wlog.n = 0;
 	t->wlog.on = 1;
+	record_steps = 1;
 	size_t done = run_script(t, 1);
+	record_steps = 0;
 	t->wlog.on = 0;
 	t->pre_write = NULL;
 	hal_mem_on_sync(t->mem, NULL, NULL);
@@ -471,6 +508,7 @@ static void tearing(const char *model, int io)
 				continue;
 			CHECK_IMAGE(t);
 			check_legal(t, "cut", n, torns[k]);
+			check_command_atomic(t, at, n, torns[k]);
 			/* The chip answers. */
 			EXPECT_SW(t, 0x9000, "00 CA 9F 7F 00");
 			if (ct_failed > 30)
