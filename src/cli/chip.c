@@ -30,6 +30,12 @@
 #ifdef CARDFAB_HAVE_MEMCARD
 #include "memcard/memcard.h"
 #endif
+#include "perso/token.h"
+
+/* keys.c: the token options of `cardfab keys` */
+int keys_token_open(const char *dir, const char *module, const char *token,
+		    const char *pin_file, const char *pin_env,
+		    perso_token_t **t);
 
 #define TOPIC "chip"
 
@@ -61,6 +67,16 @@ void usage_chip(FILE *f)
 	      "                              write the transport code to FILE "
 	      "(mode 0600);\n"
 	      "                              it is printed nowhere else\n"
+	      "      --transport-key LABEL   derive the transport code in a "
+	      "token from its\n"
+	      "                              transport master key LABEL and "
+	      "the serial, as\n"
+	      "                              'cardfab init' does (a memory "
+	      "card: its first\n"
+	      "                              3 bytes); token options as for "
+	      "'cardfab keys':\n"
+	      "                              --dir, --module, --token, "
+	      "--pin-file, --pin-env\n"
 	      "      --tries N               transport code tries, 1 to 15 "
 	      "(default 3)\n"
 	      "      --batch HEX             IC batch identifier, 4 hex digits "
@@ -229,6 +245,34 @@ static int write_secret_file(int fd, const char *path, const uint8_t *code,
 	return rc;
 }
 
+/* Token options of --transport-key. */
+typedef struct {
+	const char *key, *dir, *module, *token, *pin_file, *pin_env;
+} tkey_opts_t;
+
+/* The transport code of serial, derived in the token from the transport
+ * master key (perso_transport_code()). The caller wipes code. */
+static int derive_tcode(const tkey_opts_t *k, const uint8_t serial[8],
+			uint8_t code[8])
+{
+	perso_token_t *t = NULL;
+	perso_status_t pst;
+	int rc;
+
+	rc = keys_token_open(k->dir, k->module, k->token, k->pin_file,
+			     k->pin_env, &t);
+	if (rc != CLI_OK)
+		return rc;
+	pst = perso_transport_code(t, k->key, serial, code);
+	if (pst != PERSO_OK) {
+		cli_error("--transport-key %s: %s", k->key,
+			  perso_token_error(t));
+		rc = CLI_FAIL;
+	}
+	perso_token_close(t);
+	return rc;
+}
+
 #ifdef CARDFAB_HAVE_MEMCARD
 /*
  * chip new for a memory card: the fab writes the chip as mc_fab_default()
@@ -238,7 +282,7 @@ static int write_secret_file(int fd, const char *path, const uint8_t *code,
  */
 static int memcard_new(const char *out, const mc_model_t *model,
 		       const char *serial_arg, const char *tcode_arg,
-		       const char *code_out, int force)
+		       const tkey_opts_t *tk, const char *code_out, int force)
 {
 	mc_fab_t fab;
 	hal_file_t *f = NULL;
@@ -257,7 +301,19 @@ static int memcard_new(const char *out, const mc_model_t *model,
 	} else if (cli_random(fab.serial, MC_SERIAL_LEN) != CLI_OK) {
 		return CLI_FAIL;
 	}
-	if (tcode_arg != NULL) {
+	if (tk != NULL) {
+		/* The transport PSC: the first 3 bytes of the transport code
+		 * of the serial (docs/perso.md). */
+		uint8_t code[8];
+
+		rc = derive_tcode(tk, fab.serial, code);
+		memcpy(fab.psc, code, MC_PSC_LEN);
+		cli_wipe(code, sizeof code);
+		if (rc != CLI_OK) {
+			cli_wipe(&fab, sizeof fab);
+			return rc;
+		}
+	} else if (tcode_arg != NULL) {
 		if (cli_hex_parse_exact(tcode_arg, fab.psc, MC_PSC_LEN, why,
 					sizeof why) != 0)
 			return cli_usage_error(TOPIC,
@@ -320,6 +376,9 @@ static int memcard_new(const char *out, const mc_model_t *model,
 			       code_out);
 		else if (tcode_arg != NULL)
 			printf("PSC         as given, 3 tries\n");
+		else if (tk != NULL)
+			printf("PSC         derived from %s, 3 tries\n",
+			       tk->key);
 		else
 			fprintf(stderr,
 				"cardfab chip new: warning: the random PSC was "
@@ -339,7 +398,13 @@ static int chip_new(int argc, char **argv)
 		OPT_TCODE_OUT,
 		OPT_STATE,
 		OPT_TRIES,
-		OPT_BATCH
+		OPT_BATCH,
+		OPT_TKEY,
+		OPT_DIR,
+		OPT_MODULE,
+		OPT_TOKEN,
+		OPT_PIN_FILE,
+		OPT_PIN_ENV
 	};
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
@@ -351,12 +416,19 @@ static int chip_new(int argc, char **argv)
 		{ "tries", required_argument, NULL, OPT_TRIES },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "state", required_argument, NULL, OPT_STATE },
+		{ "transport-key", required_argument, NULL, OPT_TKEY },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "module", required_argument, NULL, OPT_MODULE },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "pin-file", required_argument, NULL, OPT_PIN_FILE },
+		{ "pin-env", required_argument, NULL, OPT_PIN_ENV },
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out = NULL, *model_name = "cf32", *code_out = NULL;
 	const char *serial_arg = NULL, *tcode_arg = NULL, *state = NULL;
+	tkey_opts_t tk = { NULL, NULL, NULL, NULL, NULL, NULL };
 	const cos_model_t *model;
 	uint8_t serial[8], tcode[8], batch[2] = { 0x00, 0x01 };
 	char why[128], *end;
@@ -384,6 +456,24 @@ static int chip_new(int argc, char **argv)
 			break;
 		case OPT_STATE:
 			state = optarg;
+			break;
+		case OPT_TKEY:
+			tk.key = optarg;
+			break;
+		case OPT_DIR:
+			tk.dir = optarg;
+			break;
+		case OPT_MODULE:
+			tk.module = optarg;
+			break;
+		case OPT_TOKEN:
+			tk.token = optarg;
+			break;
+		case OPT_PIN_FILE:
+			tk.pin_file = optarg;
+			break;
+		case OPT_PIN_ENV:
+			tk.pin_env = optarg;
 			break;
 		case OPT_TRIES:
 			errno = 0;
@@ -417,6 +507,10 @@ static int chip_new(int argc, char **argv)
 				       argv[optind]);
 	if (out == NULL)
 		return cli_usage_error(TOPIC, "--out CHIP is required");
+	if (tk.key != NULL && tcode_arg != NULL)
+		return cli_usage_error(TOPIC, "--transport-key and "
+					      "--transport-code exclude each "
+					      "other");
 #ifdef CARDFAB_HAVE_MEMCARD
 	if (mc_model_find(model_name) != NULL) {
 		if (state != NULL || tries != 3 || batch[0] != 0x00 ||
@@ -429,7 +523,8 @@ static int chip_new(int argc, char **argv)
 				"apply",
 				model_name);
 		return memcard_new(out, mc_model_find(model_name), serial_arg,
-				   tcode_arg, code_out, force);
+				   tcode_arg, tk.key != NULL ? &tk : NULL,
+				   code_out, force);
 	}
 #endif
 	model = cos_model_find(model_name);
@@ -448,7 +543,7 @@ static int chip_new(int argc, char **argv)
 	}
 	if (state != NULL) {
 		manufacturing = 1;
-		if (serial_arg || tcode_arg || code_out)
+		if (serial_arg || tcode_arg || code_out || tk.key)
 			return cli_usage_error(
 				TOPIC,
 				"--state manufacturing leaves the chip without "
@@ -469,7 +564,14 @@ static int chip_new(int argc, char **argv)
 	if (!manufacturing) {
 		if (serial_arg == NULL && cli_random(serial, 8) != CLI_OK)
 			return CLI_FAIL;
-		if (tcode_arg == NULL && cli_random(tcode, 8) != CLI_OK)
+		if (tk.key != NULL) {
+			rc = derive_tcode(&tk, serial, tcode);
+			if (rc != CLI_OK) {
+				cli_wipe(tcode, sizeof tcode);
+				return rc;
+			}
+		} else if (tcode_arg == NULL &&
+			   cli_random(tcode, 8) != CLI_OK)
 			return CLI_FAIL;
 	}
 	if (code_out != NULL) {
@@ -517,6 +619,9 @@ static int chip_new(int argc, char **argv)
 		       code_out, tries);
 	else if (tcode_arg != NULL)
 		printf("transport   code as given, %ld tries\n", tries);
+	else if (tk.key != NULL)
+		printf("transport   code derived from %s, %ld tries\n", tk.key,
+		       tries);
 	else
 		fprintf(stderr,
 			"cardfab chip new: warning: the random transport code "

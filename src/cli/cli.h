@@ -32,6 +32,8 @@ int cmd_keys(int argc, char **argv);
 void usage_keys(FILE *f);
 int cmd_prep(int argc, char **argv);
 void usage_prep(FILE *f);
+int cmd_init(int argc, char **argv);
+void usage_init(FILE *f);
 
 /* ---- chip.c, for the demo ---- */
 

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/scp03_host.h"
+#include "perso/scp03_host.h"
 
 #define TOPIC "demo"
 

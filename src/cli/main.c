@@ -51,6 +51,9 @@ static const command_t commands[] = {
 	{ "prep", cmd_prep,
 	  "data preparation: holder records (CSV) -> a batch of perso records",
 	  usage_prep },
+	{ "init", cmd_init,
+	  "initialize one chip in TRANSPORT per a profile (part 6)",
+	  usage_init },
 	{ "help", cmd_help, "show the help of a command", usage_help },
 };
 

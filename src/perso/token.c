@@ -72,6 +72,8 @@ const char *perso_strerror(perso_status_t st)
 		return "PKCS#11 error";
 	case PERSO_ERR_FORMAT:
 		return "bad input format";
+	case PERSO_ERR_CARD:
+		return "the card refused a step";
 	}
 	return "unknown error";
 }
@@ -951,6 +953,55 @@ perso_status_t perso_key_derive_wrapped(perso_token_t *t, const char *master,
 				wrap_label, ckr_name(rv));
 	*len = olen;
 	return PERSO_OK;
+}
+
+perso_status_t perso_key_unwrap_clear(perso_token_t *t, const char *wrap_label,
+				      const uint8_t *wrapped, size_t wlen,
+				      perso_key_type_t card_type, uint8_t *out,
+				      size_t cap)
+{
+	CK_OBJECT_HANDLE wrap, h;
+	CK_KEY_TYPE wckk, ckk;
+	CK_MECHANISM m = { CKM_AES_KEY_WRAP, NULL, 0 };
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE a[6];
+	CK_RV rv;
+	size_t klen;
+	perso_status_t st;
+
+	if (t == NULL || wrapped == NULL || out == NULL)
+		return PERSO_ERR_PARAM;
+	t->err[0] = '\0';
+	if (!type_ok(card_type))
+		return tok_fail(t, PERSO_ERR_PARAM, "bad card key type");
+	klen = types[card_type].len;
+	if (cap < klen || wlen != klen + 8)
+		return tok_fail(t, PERSO_ERR_PARAM,
+				"wrapped key of %zu bytes: %zu expected", wlen,
+				klen + 8);
+	st = find_key(t, wrap_label, &wrap);
+	if (st == PERSO_OK)
+		st = key_type_of(t, wrap, wrap_label, &wckk);
+	if (st != PERSO_OK)
+		return st;
+	if (!ckk_aes(wckk))
+		return tok_fail(t, PERSO_ERR_KEY_TYPE,
+				"key '%s': a wrapping key is AES", wrap_label);
+	ckk = types[card_type].ckk;
+	a[0] = (CK_ATTRIBUTE){ CKA_CLASS, &cls, sizeof cls };
+	a[1] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &ckk, sizeof ckk };
+	a[2] = (CK_ATTRIBUTE){ CKA_TOKEN, &no, sizeof no };
+	a[3] = (CK_ATTRIBUTE){ CKA_PRIVATE, &yes, sizeof yes };
+	a[4] = (CK_ATTRIBUTE){ CKA_SENSITIVE, &no, sizeof no };
+	a[5] = (CK_ATTRIBUTE){ CKA_EXTRACTABLE, &yes, sizeof yes };
+	rv = t->f->C_UnwrapKey(t->s, &m, wrap, (CK_BYTE_PTR)wrapped, wlen, a,
+			       6, &h);
+	if (rv != CKR_OK)
+		return tok_fail(t, rv_status(rv),
+				"key under '%s': C_UnwrapKey: %s", wrap_label,
+				ckr_name(rv));
+	return read_destroy(t, h, wrap_label, out, klen);
 }
 
 /* ---------------------------------------------------------------- list, KCV */

@@ -60,6 +60,8 @@ typedef enum {
 	PERSO_ERR_MECHANISM, /* the token lacks a mechanism we need */
 	PERSO_ERR_TOKEN,     /* any other PKCS#11 failure */
 	PERSO_ERR_FORMAT,    /* bad input: hex, key length, CSV... */
+	PERSO_ERR_CARD,	     /* the card refused a command or is not in
+			      * the state the step needs */
 } perso_status_t;
 
 const char *perso_strerror(perso_status_t st);
@@ -176,6 +178,19 @@ perso_status_t perso_key_derive_wrapped(perso_token_t *t, const char *master,
 					perso_key_type_t card_type,
 					const char *wrap_label, uint8_t *out,
 					size_t cap, size_t *len);
+
+/*
+ * The clear value of a wrapped card key, for the one APDU that carries it
+ * to the card (PUT DATA DF02 in INITIALIZATION, docs/perso.md): the
+ * wrapped bytes are unwrapped in the token under wrap_label into a
+ * session object, its value read into out (the type's length) and the
+ * object destroyed in the same call. The caller wipes out as soon as the
+ * APDU is sent.
+ */
+perso_status_t perso_key_unwrap_clear(perso_token_t *t, const char *wrap_label,
+				      const uint8_t *wrapped, size_t wlen,
+				      perso_key_type_t card_type, uint8_t *out,
+				      size_t cap);
 
 /*
  * The transport code of the chip of that serial: the first 8 bytes of the

@@ -2,8 +2,7 @@
  * scp03_host.h - GlobalPlatform SCP03, the host's side (GP Card
  * Specification v2.3, Amendment D), with OpenSSL's libcrypto.
  *
- * Here for now because `cardfab demo` is its only user; it moves to
- * src/perso (the personalization stations' secure channel) later. It is
+ * Shared by `cardfab demo` and personalization (src/perso). It is
  * written against Amendment D, not against the card OS, so that the demo is
  * a check of src/cos/scp03.c by an independent implementation.
  *
@@ -36,8 +35,8 @@
  * Secrets: session keys live in the scp03_host_t; scp03_host_end() and
  * every failure wipe them.
  */
-#ifndef CARDFAB_CLI_SCP03_HOST_H
-#define CARDFAB_CLI_SCP03_HOST_H
+#ifndef CARDFAB_PERSO_SCP03_HOST_H
+#define CARDFAB_PERSO_SCP03_HOST_H
 
 #include <stddef.h>
 #include <stdint.h>

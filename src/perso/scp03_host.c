@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "cli/scp03_host.h"
+#include "perso/scp03_host.h"
 
 #define BLOCK 16u
 #define HALF 8u
