@@ -31,6 +31,8 @@ packages=(
 	softhsm2               # SoftHSM2: the default PKCS#11 token of the issuer's master keys (src/perso)
 	libp11-kit-dev         # pkcs11.h (p11-kit's): the PKCS#11 API src/perso loads modules through
 	libcsv-dev             # libcsv: the cardholder files (CSV) data preparation reads (src/perso/prep.c)
+	openssl                # openssl enc: independent KCVs and unwrapping in test_token_cli
+	xxd                    # hex to binary in the token tests
 )
 
 missing=()
