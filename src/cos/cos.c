@@ -178,7 +178,6 @@ size_t cos_make_atr(const cos_ctx_t *c, uint8_t *atr, size_t cap)
 	a[n++] = 0x31;       /* TD2: TA3, TB3 follow; T=1 */
 	a[n++] = 0xFE;       /* TA3: IFSC 254 */
 	a[n++] = 0x45;       /* TB3: BWI 4, CWI 5 */
-	size_t hist = n;
 	a[n++] = 0x80;       /* compact-TLV historical bytes */
 	a[n++] = 0x31;       /* card service data */
 	a[n++] = 0xC0;       /*   selection by full and partial DF name */
@@ -191,7 +190,6 @@ size_t cos_make_atr(const cos_ctx_t *c, uint8_t *atr, size_t cap)
 	n += 4;
 	a[n++] = 0x81;       /* status indicator: LCS */
 	a[n++] = lc_mf_lcs(c->sys.lc, c->sys.locked);
-	(void)hist;
 	uint8_t tck = 0;
 	for (size_t i = 1; i < n; i++)
 		tck ^= a[i];
@@ -612,14 +610,13 @@ int cos_walk(const cos_chip_t *chip, cos_file_fn file_fn, cos_obj_fn obj_fn,
 
 cos_status_t cos_check(const cos_chip_t *chip, const char **why)
 {
-	static const char *none = "";
-	const char *w = none;
 	if (!chip)
 		return COS_ERR_PARAM;
 	const cos_ctx_t *c = cctx_of(chip);
 	if (!c->powered)
 		return COS_ERR_NOT_POWERED;
 	sys_area_t s;
+	const char *w = NULL;
 	cf_memcpy(&s, c->hal->nvm + SYS_OFF, sizeof s);
 	if (s.magic != COS_MAGIC ||
 	    cos_crc32(0, (const uint8_t *)&s, offsetof(sys_area_t, crc)) != s.crc)
@@ -634,10 +631,8 @@ cos_status_t cos_check(const cos_chip_t *chip, const char **why)
 	else if (s.lc >= COS_LC_TRANSPORT && s.lc <= COS_LC_INITIALIZATION &&
 		 s.ttries > s.tmax)
 		w = "system area: transport tries above maximum";
-	else if ((w = fs_check(c)) == NULL && (w = sec_check(c)) == NULL)
-		w = none;
-	if (w == none)
-		w = NULL;
+	else if ((w = fs_check(c)) == NULL)
+		w = sec_check(c);
 	if (why)
 		*why = w ? w : "consistent";
 	return w ? COS_ERR_CORRUPT : COS_OK;
