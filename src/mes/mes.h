@@ -227,6 +227,16 @@ typedef struct {
 
 mes_err_t mes_add_order(mes_t *m, mes_order_t *order);
 mes_err_t mes_find_order(mes_t *m, const char *name, mes_order_t *out);
+
+/*
+ * Every order, oldest first (id order): the last one given is the latest.
+ * fn returns non-zero to stop. fn must not call the MES (the rows are
+ * still being read): collect what it needs, then query. The same holds
+ * for every mes_list_*() function.
+ */
+mes_err_t mes_list_orders(mes_t *m,
+			  int (*fn)(void *ctx, const mes_order_t *order),
+			  void *ctx);
 mes_err_t mes_set_order_status(mes_t *m, int64_t order_id,
 			       mes_order_status_t status);
 
@@ -265,6 +275,12 @@ typedef struct {
 
 mes_err_t mes_add_wafers(mes_t *m, mes_wafer_t *wafers, size_t n);
 
+/* The wafers of a lot in index (slot) order; none for an unknown lot. fn
+ * returns non-zero to stop. */
+mes_err_t mes_list_wafers(mes_t *m, int64_t lot_id,
+			  int (*fn)(void *ctx, const mes_wafer_t *wafer),
+			  void *ctx);
+
 /* A die at (x, y) of its wafer and its probe test. The test values are
  * NaN when not measured (stored as NULL). */
 typedef struct {
@@ -278,6 +294,12 @@ typedef struct {
 
 mes_err_t mes_add_dies(mes_t *m, mes_die_t *dies, size_t n);
 
+/* The dies of a wafer, ordered by x then y; none for an unknown wafer.
+ * Test values not measured come back as NaN. fn returns non-zero to
+ * stop. */
+mes_err_t mes_list_dies(mes_t *m, int64_t wafer_id,
+			int (*fn)(void *ctx, const mes_die_t *die), void *ctx);
+
 /* The thickness of a wafer after grinding, against its spec. One record a
  * wafer. */
 typedef struct {
@@ -288,6 +310,10 @@ typedef struct {
 } mes_grinding_t;
 
 mes_err_t mes_add_grindings(mes_t *m, const mes_grinding_t *g, size_t n);
+
+/* The grinding record of a wafer; MES_ERR_NOT_FOUND if it was not ground
+ * (yet). */
+mes_err_t mes_find_grinding(mes_t *m, int64_t wafer_id, mes_grinding_t *out);
 
 /* GlobalPlatform CPLC fields, as the chip carries them (docs/card-os.md):
  * each value is the big-endian number of its 2 or 4 bytes (dates are

@@ -1,7 +1,12 @@
 /*
  * mes_query.c - reading the MES: the genealogy of a chip, a card or a
  * holder's card (one query), yields per part of an order or a lot, counts
- * for reports.
+ * for reports, and the walks a report makes down an order (orders, the
+ * wafers of a lot, the dies of a wafer, its grinding).
+ *
+ * A walk hands each row to the caller's function as it is read, so its
+ * memory does not grow with the wafer; the function must not call the MES
+ * itself (the backend is still reading the rows): collect, then query.
  */
 #include <string.h>
 
@@ -318,4 +323,154 @@ mes_err_t mes_counts(mes_t *m, int64_t order_id, mes_counts_t *c)
 	memset(c, 0, sizeof *c);
 	p[0] = mv_int(order_id);
 	return m->be->query(m, SID_COUNTS, p, read_counts, c);
+}
+
+/* ---------------------------------------------------------- walks */
+
+/* The caller's function of a walk, and the row type it takes. */
+typedef struct {
+	int (*order)(void *ctx, const mes_order_t *o);
+	int (*wafer)(void *ctx, const mes_wafer_t *w);
+	int (*die)(void *ctx, const mes_die_t *d);
+	void *ctx;
+} walk_t;
+
+static int read_order_row(mes_t *m, void *ctx)
+{
+	walk_t *w = ctx;
+	mes_order_t o;
+
+	memset(&o, 0, sizeof o);
+	o.id = mes_col_int(m, 0);
+	mes_col_copy(m, 1, o.name, sizeof o.name);
+	mes_col_copy(m, 2, o.profile_name, sizeof o.profile_name);
+	mes_col_copy(m, 3, o.profile_hash, sizeof o.profile_hash);
+	o.quantity = mes_col_int(m, 4);
+	o.created_us = mes_col_int(m, 5);
+	o.status = (mes_order_status_t)mes_col_int(m, 6);
+	return w->order(w->ctx, &o) != 0;
+}
+
+static int read_wafer_row(mes_t *m, void *ctx)
+{
+	walk_t *w = ctx;
+	mes_wafer_t r;
+
+	memset(&r, 0, sizeof r);
+	r.id = mes_col_int(m, 0);
+	r.lot_id = mes_col_int(m, 1);
+	r.index = (int)mes_col_int(m, 2);
+	r.diameter_mm = mes_col_real(m, 3);
+	r.die_w_mm = mes_col_real(m, 4);
+	r.die_h_mm = mes_col_real(m, 5);
+	return w->wafer(w->ctx, &r) != 0;
+}
+
+static int read_die_row(mes_t *m, void *ctx)
+{
+	walk_t *w = ctx;
+	mes_die_t d;
+
+	memset(&d, 0, sizeof d);
+	d.id = mes_col_int(m, 0);
+	d.wafer_id = mes_col_int(m, 1);
+	d.x = (int)mes_col_int(m, 2);
+	d.y = (int)mes_col_int(m, 3);
+	d.bin = (int)mes_col_int(m, 4);
+	d.idd_ua = mes_col_real(m, 5);
+	d.vdd_v = mes_col_real(m, 6);
+	d.leakage_na = mes_col_real(m, 7);
+	d.probed_us = mes_col_int(m, 8);
+	return w->die(w->ctx, &d) != 0;
+}
+
+/* The checks every walk starts with. */
+static mes_err_t walk_start(mes_t *m, int has_fn, const char *what)
+{
+	if (!has_fn)
+		return mes_fail(m, MES_ERR_PARAM, "%s: no callback", what);
+	return mes_need_schema(m);
+}
+
+mes_err_t mes_list_orders(mes_t *m,
+			  int (*fn)(void *ctx, const mes_order_t *order),
+			  void *ctx)
+{
+	walk_t w = { .order = fn, .ctx = ctx };
+	mes_err_t st;
+
+	if (!m)
+		return MES_ERR_PARAM;
+	st = walk_start(m, fn != NULL, "list orders");
+	if (st != MES_OK)
+		return st;
+	return m->be->query(m, SID_ORDER_LIST, NULL, read_order_row, &w);
+}
+
+mes_err_t mes_list_wafers(mes_t *m, int64_t lot_id,
+			  int (*fn)(void *ctx, const mes_wafer_t *wafer),
+			  void *ctx)
+{
+	walk_t w = { .wafer = fn, .ctx = ctx };
+	mes_val_t p[1];
+	mes_err_t st;
+
+	if (!m)
+		return MES_ERR_PARAM;
+	st = walk_start(m, fn != NULL, "list wafers");
+	if (st != MES_OK)
+		return st;
+	p[0] = mv_int(lot_id);
+	return m->be->query(m, SID_WAFER_LIST, p, read_wafer_row, &w);
+}
+
+mes_err_t mes_list_dies(mes_t *m, int64_t wafer_id,
+			int (*fn)(void *ctx, const mes_die_t *die), void *ctx)
+{
+	walk_t w = { .die = fn, .ctx = ctx };
+	mes_val_t p[1];
+	mes_err_t st;
+
+	if (!m)
+		return MES_ERR_PARAM;
+	st = walk_start(m, fn != NULL, "list dies");
+	if (st != MES_OK)
+		return st;
+	p[0] = mv_int(wafer_id);
+	return m->be->query(m, SID_DIE_LIST, p, read_die_row, &w);
+}
+
+static int read_grinding(mes_t *m, void *ctx)
+{
+	mes_grinding_t *g = ctx;
+
+	g->wafer_id = mes_col_int(m, 0);
+	g->thickness_um = mes_col_real(m, 1);
+	g->spec_min_um = mes_col_real(m, 2);
+	g->spec_max_um = mes_col_real(m, 3);
+	g->pass = (int)mes_col_int(m, 4);
+	g->measured_us = mes_col_int(m, 5);
+	return 1;
+}
+
+mes_err_t mes_find_grinding(mes_t *m, int64_t wafer_id, mes_grinding_t *out)
+{
+	mes_val_t p[1];
+	mes_err_t st;
+
+	if (!m)
+		return MES_ERR_PARAM;
+	if (!out)
+		return mes_fail(m, MES_ERR_PARAM, "find grinding: no output");
+	st = mes_need_schema(m);
+	if (st != MES_OK)
+		return st;
+	memset(out, 0, sizeof *out);
+	p[0] = mv_int(wafer_id);
+	st = m->be->query(m, SID_GRINDING_FIND, p, read_grinding, out);
+	if (st == MES_OK && out->wafer_id == 0)
+		return mes_fail(m, MES_ERR_NOT_FOUND,
+				"wafer %lld has no grinding record",
+				(long long)wafer_id);
+	return st;
 }

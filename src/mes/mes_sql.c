@@ -578,4 +578,20 @@ const mes_stmt_t mes_stmts[SID_COUNT] = {
 		"SELECT c.serial FROM card k "
 		"JOIN module mo ON mo.id = k.module_id "
 		"JOIN chip c ON c.die_id = mo.die_id WHERE k.id = $1", 0, 0},
+
+	/* Reports: the records of an order, lot and wafer, walked down. */
+	[SID_ORDER_LIST] = {"list orders",
+		"SELECT id, name, profile_name, profile_hash, quantity, "
+		"created_us, status FROM production_order ORDER BY id", 0, 0},
+	[SID_WAFER_LIST] = {"list wafers",
+		"SELECT id, lot_id, idx, diameter_mm, die_w_mm, die_h_mm "
+		"FROM wafer WHERE lot_id = $1 ORDER BY idx", 0, 0},
+	/* By the (wafer_id, x, y) key: the index gives the order. */
+	[SID_DIE_LIST] = {"list dies",
+		"SELECT id, wafer_id, x, y, bin, idd_ua, vdd_v, leakage_na, "
+		"probed_us FROM die WHERE wafer_id = $1 ORDER BY wafer_id, x, y",
+		0, 0},
+	[SID_GRINDING_FIND] = {"find grinding",
+		"SELECT wafer_id, thickness_um, spec_min_um, spec_max_um, "
+		"pass, measured_us FROM grinding WHERE wafer_id = $1", 0, 0},
 };

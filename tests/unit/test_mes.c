@@ -13,6 +13,8 @@
  *   records           every record type round trips; CPLC stamps once
  *   events            a replayed event counts once, in and across batches;
  *                     the database refuses UPDATE and DELETE of the log
+ *   walks             orders, the wafers of a lot (slot order), the dies of
+ *                     a wafer, grinding of a wafer: what reports read
  *   genealogy         trace by chip, card and holder equals what was made
  *   yields, counts    per order and per lot, against counts kept while
  *                     building
@@ -613,6 +615,174 @@ static void test_lots_and_wafers(void **state)
 			assert_true(g.die.idd_ua == d->idd_ua);
 		}
 	}
+	free(f);
+}
+
+/* ---------------------------------------------------------- walks */
+
+/* Up to 8 of each, then stops when told (stop: rows to take, 0 all). */
+typedef struct {
+	mes_order_t orders[8];
+	mes_wafer_t wafers[8];
+	mes_die_t dies[ND];
+	size_t n, stop;
+} walk_t;
+
+static int walk_order(void *ctx, const mes_order_t *o)
+{
+	walk_t *w = ctx;
+
+	assert_true(w->n < 8);
+	w->orders[w->n++] = *o;
+	return w->stop && w->n >= w->stop;
+}
+
+static int walk_wafer(void *ctx, const mes_wafer_t *r)
+{
+	walk_t *w = ctx;
+
+	assert_true(w->n < 8);
+	w->wafers[w->n++] = *r;
+	return w->stop && w->n >= w->stop;
+}
+
+static int walk_die(void *ctx, const mes_die_t *d)
+{
+	walk_t *w = ctx;
+
+	assert_true(w->n < ND);
+	w->dies[w->n++] = *d;
+	return w->stop && w->n >= w->stop;
+}
+
+/* The walks a report makes: orders oldest first, the wafers of a lot in
+ * slot order whatever the order they were recorded in, the dies of a
+ * wafer with their test values (NaN kept), grinding of a wafer. */
+static void test_walks(void **state)
+{
+	env_t *e = *state;
+	mes_t *m = e->m = open_db(e);
+	factory_t *f = build(m, 1);
+	walk_t *w = calloc(1, sizeof *w);
+	mes_order_t o2;
+	mes_lot_t lot;
+	mes_wafer_t wf[3];
+	mes_grinding_t g;
+	size_t i;
+
+	assert_non_null(w);
+	memset(&o2, 0, sizeof o2);
+	snprintf(o2.name, sizeof o2.name, "PO-2 <\"&'>");
+	snprintf(o2.profile_name, sizeof o2.profile_name, "campus");
+	snprintf(o2.profile_hash, sizeof o2.profile_hash, "00");
+	o2.quantity = 5;
+	o2.status = MES_ORDER_RUNNING;
+	OK(m, mes_add_order(m, &o2));
+	OK(m, mes_list_orders(m, walk_order, w));
+	assert_int_equal(w->n, 2);
+	assert_int_equal(w->orders[0].id, f->order.id);
+	assert_string_equal(w->orders[0].name, "PO-1");
+	assert_string_equal(w->orders[0].profile_name, "bank-card");
+	assert_int_equal(w->orders[0].quantity, 60);
+	assert_int_equal(w->orders[0].created_us, T0);
+	assert_int_equal(w->orders[1].id, o2.id);
+	assert_string_equal(w->orders[1].name, o2.name);
+	assert_int_equal(w->orders[1].status, MES_ORDER_RUNNING);
+	memset(w, 0, sizeof *w);
+	w->stop = 1;
+	OK(m, mes_list_orders(m, walk_order, w));
+	assert_int_equal(w->n, 1);
+
+	/* A lot whose wafers were recorded out of slot order. */
+	memset(&lot, 0, sizeof lot);
+	lot.order_id = o2.id;
+	snprintf(lot.name, sizeof lot.name, "LOT-Z");
+	OK(m, mes_add_lots(m, &lot, 1));
+	memset(wf, 0, sizeof wf);
+	for (i = 0; i < 3; i++) {
+		wf[i].lot_id = lot.id;
+		wf[i].index = (int)(7 - 3 * i); /* 7, 4, 1 */
+		wf[i].diameter_mm = 150.0 + (double)i;
+		wf[i].die_w_mm = 3.5;
+		wf[i].die_h_mm = 2.25;
+	}
+	OK(m, mes_add_wafers(m, wf, 3));
+	memset(w, 0, sizeof *w);
+	OK(m, mes_list_wafers(m, lot.id, walk_wafer, w));
+	assert_int_equal(w->n, 3);
+	for (i = 0; i < 3; i++) {
+		const mes_wafer_t *want = &wf[2 - i];
+		assert_int_equal(w->wafers[i].id, want->id);
+		assert_int_equal(w->wafers[i].lot_id, lot.id);
+		assert_int_equal(w->wafers[i].index, want->index);
+		assert_true(w->wafers[i].diameter_mm == want->diameter_mm);
+		assert_true(w->wafers[i].die_w_mm == 3.5);
+		assert_true(w->wafers[i].die_h_mm == 2.25);
+	}
+	memset(w, 0, sizeof *w);
+	OK(m, mes_list_wafers(m, f->lots[1].id, walk_wafer, w));
+	assert_int_equal(w->n, 2);
+	assert_int_equal(w->wafers[0].id, f->wafers[2].id);
+	assert_int_equal(w->wafers[1].id, f->wafers[3].id);
+	memset(w, 0, sizeof *w);
+	OK(m, mes_list_wafers(m, 99999, walk_wafer, w));
+	assert_int_equal(w->n, 0);
+
+	/* Dies: every die of the wafer, ordered by x then y, as recorded. */
+	memset(w, 0, sizeof *w);
+	OK(m, mes_list_dies(m, f->wafers[1].id, walk_die, w));
+	assert_int_equal(w->n, GRID * GRID);
+	for (i = 0; i < w->n; i++) {
+		const mes_die_t *got = &w->dies[i];
+		const mes_die_t *want = NULL;
+		for (int d = 0; d < ND; d++)
+			if (f->dies[d].id == got->id)
+				want = &f->dies[d];
+		assert_non_null(want);
+		assert_int_equal(got->wafer_id, f->wafers[1].id);
+		assert_int_equal(got->x, want->x);
+		assert_int_equal(got->y, want->y);
+		assert_int_equal(got->bin, want->bin);
+		assert_true(got->idd_ua == want->idd_ua);
+		assert_true(got->vdd_v == want->vdd_v);
+		if (isnan(want->leakage_na))
+			assert_true(isnan(got->leakage_na));
+		else
+			assert_true(got->leakage_na == want->leakage_na);
+		assert_int_equal(got->probed_us, want->probed_us);
+		if (i > 0)
+			assert_true(got->x > w->dies[i - 1].x ||
+				    (got->x == w->dies[i - 1].x &&
+				     got->y > w->dies[i - 1].y));
+	}
+	memset(w, 0, sizeof *w);
+	w->stop = 3;
+	OK(m, mes_list_dies(m, f->wafers[0].id, walk_die, w));
+	assert_int_equal(w->n, 3);
+	memset(w, 0, sizeof *w);
+	OK(m, mes_list_dies(m, wf[0].id, walk_die, w));
+	assert_int_equal(w->n, 0);
+
+	/* Grinding, and a wafer never ground. */
+	for (i = 0; i < NW; i++) {
+		OK(m, mes_find_grinding(m, f->wafers[i].id, &g));
+		assert_int_equal(g.wafer_id, f->wafers[i].id);
+		assert_true(g.thickness_um == f->grind[i].thickness_um);
+		assert_true(g.spec_min_um == 170.0);
+		assert_true(g.spec_max_um == 190.0);
+		assert_int_equal(g.pass, f->grind[i].pass);
+		assert_int_equal(g.measured_us, f->grind[i].measured_us);
+	}
+	FAILS(m, MES_ERR_NOT_FOUND, mes_find_grinding(m, wf[0].id, &g));
+	assert_non_null(strstr(mes_error_detail(m), "grinding"));
+
+	/* Bad arguments. */
+	FAILS(m, MES_ERR_PARAM, mes_list_orders(m, NULL, NULL));
+	FAILS(m, MES_ERR_PARAM, mes_list_wafers(m, lot.id, NULL, NULL));
+	FAILS(m, MES_ERR_PARAM, mes_list_dies(m, 1, NULL, NULL));
+	FAILS(m, MES_ERR_PARAM, mes_find_grinding(m, 1, NULL));
+	FAILS(NULL, MES_ERR_PARAM, mes_list_orders(NULL, walk_order, w));
+	free(w);
 	free(f);
 }
 
@@ -1804,6 +1974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lots_and_wafers, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_walks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_genealogy, setup,
 						teardown),
