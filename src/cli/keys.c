@@ -40,9 +40,9 @@ void usage_keys(FILE *f)
 	fputs("usage: cardfab keys init --dir DIR [TOKEN OPTIONS] "
 	      "[--so-pin-file F | --so-pin-env VAR]\n"
 	      "       cardfab keys list [TOKEN OPTIONS]\n"
-	      "       cardfab keys create LABEL --type T [--wrap] [TOKEN "
-	      "OPTIONS]\n"
-	      "       cardfab keys import LABEL --type T [--wrap] --file F "
+	      "       cardfab keys create LABEL --type T [--wrap | --batch] "
+	      "[TOKEN OPTIONS]\n"
+	      "       cardfab keys import LABEL --type T [--wrap | --batch] --file F "
 	      "[--file F...] [TOKEN OPTIONS]\n"
 	      "       cardfab keys delete LABEL [TOKEN OPTIONS]\n"
 	      "       cardfab keys derive --master L --serial HEX --type T "
@@ -78,6 +78,10 @@ void usage_keys(FILE *f)
 	      "the token;\n"
 	      "                  the default is a master key, which only "
 	      "derives\n"
+	      "  --batch         a batch key (AES): encrypts and decrypts the "
+	      "secrets of a\n"
+	      "                  prepared batch (PINs); never wraps or "
+	      "unwraps\n"
 	      "\n"
 	      "token options (environment variable in brackets):\n"
 	      "  --dir DIR           the project's SoftHSM2 token folder "
@@ -114,7 +118,7 @@ typedef struct {
 	const char *pin_file, *pin_env, *so_pin_file, *so_pin_env;
 	const char *type, *master, *serial, *wrap_key;
 	const char *files[MAX_FILES];
-	int nfiles, wrap;
+	int nfiles, wrap; /* 1: --wrap, 2: --batch */
 } opts_t;
 
 /* ---------------------------------------------------------------- secrets */
@@ -440,14 +444,17 @@ static int report_new(perso_token_t *t, const char *verb, const char *label,
 	if (perso_key_kcv(t, label, kcv) == PERSO_OK)
 		cli_hex_str(kcv, 3, hex, sizeof hex);
 	printf("%s %s: %s %s key, KCV %s\n", verb, label,
-	       perso_key_type_name(type), wrap ? "wrapping" : "master", hex);
+	       perso_key_type_name(type),
+	       wrap == 2 ? "batch" : wrap ? "wrapping" : "master", hex);
 	return CLI_OK;
 }
 
 static int do_create_import(const opts_t *o, const char *label, int import)
 {
 	perso_key_type_t type = perso_key_type_parse(o->type);
-	perso_key_role_t role = o->wrap ? PERSO_ROLE_WRAP : PERSO_ROLE_MASTER;
+	perso_key_role_t role = o->wrap == 2 ? PERSO_ROLE_BATCH :
+				o->wrap	     ? PERSO_ROLE_WRAP :
+					       PERSO_ROLE_MASTER;
 	perso_token_t *t = NULL;
 	uint8_t key[32], part[32];
 	size_t len, i;
@@ -564,6 +571,7 @@ int cmd_keys(int argc, char **argv)
 		O_SO_PIN_ENV,
 		O_TYPE,
 		O_WRAP,
+		O_BATCH,
 		O_FILE,
 		O_MASTER,
 		O_SERIAL,
@@ -579,6 +587,7 @@ int cmd_keys(int argc, char **argv)
 		{ "so-pin-env", required_argument, NULL, O_SO_PIN_ENV },
 		{ "type", required_argument, NULL, O_TYPE },
 		{ "wrap", no_argument, NULL, O_WRAP },
+		{ "batch", no_argument, NULL, O_BATCH },
 		{ "file", required_argument, NULL, O_FILE },
 		{ "master", required_argument, NULL, O_MASTER },
 		{ "serial", required_argument, NULL, O_SERIAL },
@@ -631,7 +640,12 @@ int cmd_keys(int argc, char **argv)
 			o.type = optarg;
 			break;
 		case O_WRAP:
-			o.wrap = 1;
+		case O_BATCH:
+			if (o.wrap != 0)
+				return cli_usage_error(TOPIC,
+						       "one of --wrap and "
+						       "--batch");
+			o.wrap = c == O_BATCH ? 2 : 1;
 			break;
 		case O_FILE:
 			if (o.nfiles == MAX_FILES)

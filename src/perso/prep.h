@@ -99,6 +99,13 @@ perso_status_t perso_encrypt(perso_token_t *t, const char *key_label,
 			     const uint8_t *aad, size_t aad_len,
 			     const uint8_t *in, size_t len, uint8_t *out,
 			     size_t cap, size_t *out_len);
+/* The reverse: in = IV || ciphertext || tag under key_label, which must
+ * be a batch key (CKA_DECRYPT). PERSO_ERR_FORMAT when the tag does not
+ * verify (another key, another aad, altered bytes). The caller wipes out. */
+perso_status_t perso_decrypt(perso_token_t *t, const char *key_label,
+			     const uint8_t *aad, size_t aad_len,
+			     const uint8_t *in, size_t len, uint8_t *out,
+			     size_t cap, size_t *out_len);
 /* n bytes from the token's RNG. */
 perso_status_t perso_random(perso_token_t *t, uint8_t *out, size_t n);
 

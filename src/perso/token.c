@@ -130,6 +130,8 @@ const char *perso_key_role_name(perso_key_role_t r)
 		return "master";
 	case PERSO_ROLE_WRAP:
 		return "wrap";
+	case PERSO_ROLE_BATCH:
+		return "batch";
 	case PERSO_ROLE_OTHER:
 		return "other";
 	}
@@ -613,6 +615,8 @@ static CK_ULONG key_template(tmpl_t *x, const char *label,
 {
 	CK_ULONG n = 0;
 	int wrap = (role == PERSO_ROLE_WRAP);
+	int batch = (role == PERSO_ROLE_BATCH);
+	int master = (role == PERSO_ROLE_MASTER);
 
 	x->yes = CK_TRUE;
 	x->no = CK_FALSE;
@@ -633,11 +637,14 @@ static CK_ULONG key_template(tmpl_t *x, const char *label,
 	A(CKA_PRIVATE, &x->yes, sizeof x->yes);
 	A(CKA_SENSITIVE, &x->yes, sizeof x->yes);
 	A(CKA_EXTRACTABLE, &x->no, sizeof x->no);
-	A(CKA_DERIVE, wrap ? &x->no : &x->yes, sizeof x->yes);
+	/* One role a key: a key that could both unwrap card keys and
+	 * decrypt would hand out every wrapped card key in clear through
+	 * C_Decrypt. */
+	A(CKA_DERIVE, master ? &x->yes : &x->no, sizeof x->yes);
 	A(CKA_WRAP, wrap ? &x->yes : &x->no, sizeof x->yes);
 	A(CKA_UNWRAP, wrap ? &x->yes : &x->no, sizeof x->yes);
-	A(CKA_ENCRYPT, wrap ? &x->yes : &x->no, sizeof x->yes);
-	A(CKA_DECRYPT, &x->no, sizeof x->no);
+	A(CKA_ENCRYPT, wrap || batch ? &x->yes : &x->no, sizeof x->yes);
+	A(CKA_DECRYPT, batch ? &x->yes : &x->no, sizeof x->no);
 	A(CKA_SIGN, &x->no, sizeof x->no);
 	A(CKA_VERIFY, &x->no, sizeof x->no);
 	if (with_len && type_aes(type))
@@ -663,13 +670,17 @@ static perso_status_t check_new(perso_token_t *t, const char *label,
 			"key '%s': type aes128, aes192, aes256, 3des2 or "
 			"3des3 expected",
 			label);
-	if (role != PERSO_ROLE_MASTER && role != PERSO_ROLE_WRAP)
+	if (role != PERSO_ROLE_MASTER && role != PERSO_ROLE_WRAP &&
+	    role != PERSO_ROLE_BATCH)
 		return tok_fail(t, PERSO_ERR_PARAM,
-				"key '%s': role master or wrap expected",
+				"key '%s': role master, wrap or batch expected",
 				label);
 	if (role == PERSO_ROLE_WRAP && !type_aes(type))
 		return tok_fail(t, PERSO_ERR_KEY_TYPE,
 				"key '%s': a wrapping key is AES", label);
+	if (role == PERSO_ROLE_BATCH && !type_aes(type))
+		return tok_fail(t, PERSO_ERR_KEY_TYPE,
+				"key '%s': a batch key is AES", label);
 	return label_free(t, label);
 }
 
@@ -1080,7 +1091,7 @@ static void info_of(perso_token_t *t, CK_OBJECT_HANDLE h, perso_key_info_t *k)
 	CK_KEY_TYPE ckk = (CK_KEY_TYPE)-1;
 	CK_ULONG vlen = 0;
 	CK_BBOOL sens = CK_FALSE, ext = CK_FALSE, der = CK_FALSE,
-		 wrap = CK_FALSE;
+		 wrap = CK_FALSE, dec = CK_FALSE;
 	CK_ATTRIBUTE a[] = {
 		{ CKA_LABEL, k->label, PERSO_LABEL_MAX },
 		{ CKA_KEY_TYPE, &ckk, sizeof ckk },
@@ -1089,6 +1100,7 @@ static void info_of(perso_token_t *t, CK_OBJECT_HANDLE h, perso_key_info_t *k)
 		{ CKA_EXTRACTABLE, &ext, sizeof ext },
 		{ CKA_DERIVE, &der, sizeof der },
 		{ CKA_WRAP, &wrap, sizeof wrap },
+		{ CKA_DECRYPT, &dec, sizeof dec },
 	};
 	size_t i;
 
@@ -1110,9 +1122,10 @@ static void info_of(perso_token_t *t, CK_OBJECT_HANDLE h, perso_key_info_t *k)
 		k->type = PERSO_KEY_3DES3;
 	k->sensitive = sens == CK_TRUE;
 	k->extractable = ext == CK_TRUE;
-	k->role = der && !wrap ? PERSO_ROLE_MASTER :
-		  wrap && !der ? PERSO_ROLE_WRAP :
-				 PERSO_ROLE_OTHER;
+	k->role = der && !wrap && !dec	? PERSO_ROLE_MASTER :
+		  wrap && !der && !dec	? PERSO_ROLE_WRAP :
+		  dec && !der && !wrap	? PERSO_ROLE_BATCH :
+					  PERSO_ROLE_OTHER;
 	if (k->type != 0 && kcv_of(t, h, k->label, k->kcv) == PERSO_OK)
 		k->has_kcv = 1;
 	t->err[0] = '\0';
@@ -1237,5 +1250,72 @@ perso_status_t perso_encrypt(perso_token_t *t, const char *key_label,
 				"key '%s': AES-GCM encryption: %s", key_label,
 				ckr_name(rv));
 	*out_len = 12 + olen;
+	return PERSO_OK;
+}
+
+perso_status_t perso_decrypt(perso_token_t *t, const char *key_label,
+			     const uint8_t *aad, size_t aad_len,
+			     const uint8_t *in, size_t len, uint8_t *out,
+			     size_t cap, size_t *out_len)
+{
+	CK_OBJECT_HANDLE h;
+	CK_KEY_TYPE ckk;
+	CK_GCM_PARAMS gp;
+	CK_MECHANISM m;
+	CK_ULONG olen;
+	CK_RV rv;
+	perso_status_t st;
+
+	if (t == NULL || in == NULL || out == NULL || out_len == NULL)
+		return PERSO_ERR_PARAM;
+	*out_len = 0;
+	t->err[0] = '\0';
+	if (len < PERSO_GCM_OVERHEAD)
+		return tok_fail(t, PERSO_ERR_FORMAT,
+				"key '%s': an encrypted item is at least %d "
+				"bytes, got %zu",
+				key_label, PERSO_GCM_OVERHEAD, len);
+	if (cap < len - PERSO_GCM_OVERHEAD)
+		return tok_fail(t, PERSO_ERR_PARAM,
+				"decryption buffer too small");
+	st = find_key(t, key_label, &h);
+	if (st == PERSO_OK)
+		st = key_type_of(t, h, key_label, &ckk);
+	if (st != PERSO_OK)
+		return st;
+	if (!ckk_aes(ckk))
+		return tok_fail(t, PERSO_ERR_KEY_TYPE,
+				"key '%s': a batch key is AES", key_label);
+	memset(&gp, 0, sizeof gp);
+	gp.pIv = (CK_BYTE_PTR)in;
+	gp.ulIvLen = 12;
+	gp.ulIvBits = 96;
+	gp.pAAD = (CK_BYTE_PTR)aad;
+	gp.ulAADLen = aad_len;
+	gp.ulTagBits = 128;
+	m.mechanism = CKM_AES_GCM;
+	m.pParameter = &gp;
+	m.ulParameterLen = sizeof gp;
+	/* SoftHSM2 asks for room for the tag too before it checks it. */
+	olen = cap;
+	rv = t->f->C_DecryptInit(t->s, &m, h);
+	if (rv == CKR_KEY_FUNCTION_NOT_PERMITTED)
+		return tok_fail(t, PERSO_ERR_KEY_TYPE,
+				"key '%s' may not decrypt: a batch key is made "
+				"with 'cardfab keys create LABEL --batch'",
+				key_label);
+	if (rv == CKR_OK)
+		rv = t->f->C_Decrypt(t->s, (CK_BYTE_PTR)in + 12, len - 12, out,
+				     &olen);
+	if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
+		return tok_fail(t, PERSO_ERR_FORMAT,
+				"key '%s': an encrypted item does not decrypt "
+				"(another key, another record, or altered)",
+				key_label);
+	if (rv != CKR_OK)
+		return tok_fail(t, rv_status(rv),
+				"key '%s': AES-GCM decryption: %s", key_label,
+				ckr_name(rv));
+	*out_len = olen;
 	return PERSO_OK;
 }

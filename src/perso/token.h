@@ -86,6 +86,8 @@ size_t perso_key_type_len(perso_key_type_t t);
 typedef enum {
 	PERSO_ROLE_MASTER = 1, /* derives card keys and transport codes */
 	PERSO_ROLE_WRAP,       /* wraps derived keys out of the token */
+	PERSO_ROLE_BATCH,      /* encrypts and decrypts a batch's secrets;
+				* never wraps or unwraps (docs/perso.md) */
 	PERSO_ROLE_OTHER,      /* a key cardfab did not make */
 } perso_key_role_t;
 

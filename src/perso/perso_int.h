@@ -1,0 +1,91 @@
+/*
+ * perso_int.h - what initialization (init.c) and personalization
+ * (perso.c) share: one card session's APDU exchange with checked status
+ * words and step-naming errors, selection by the profile's paths, the chip
+ * data, PIN encoding, the CPLC date and the diversified card keys brought
+ * out of the token for one APDU. Not a public interface.
+ *
+ * Errors name the step, the command and the status word, never a value:
+ * "file 'holder': UPDATE BINARY: SW 6982".
+ */
+#ifndef CARDFAB_PERSO_INT_H
+#define CARDFAB_PERSO_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perso/scp03_host.h"
+#include "perso/token.h"
+#include "profile/profile.h"
+#include "reader/reader.h"
+
+typedef struct {
+	reader_t *r;
+	char *err;
+	size_t errcap;
+	scp03_host_t *sm; /* non-NULL: every command goes wrapped */
+	uint8_t resp[COS_RAPDU_MAX];
+	size_t rlen; /* data only */
+	unsigned apdus; /* exchanged in this session */
+} pc_ctx_t;
+
+perso_status_t pc_fail(pc_ctx_t *c, perso_status_t st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A short APDU: data (n bytes, n <= 255) if n > 0, Le if le >= 0. */
+size_t pc_mk(uint8_t *out, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+	     const uint8_t *data, size_t n, int le);
+
+/* Send one APDU (wrapped when c->sm is set); its SW must be want; the
+ * response data is in c->resp, c->rlen. The APDU buffer is the caller's
+ * to wipe when it carried a secret; the wrapped copy is wiped here. */
+perso_status_t pc_xchg_sw(pc_ctx_t *c, const char *step, const char *cmd,
+			  const uint8_t *a, size_t n, uint16_t want);
+perso_status_t pc_xchg(pc_ctx_t *c, const char *step, const char *cmd,
+		       const uint8_t *a, size_t n);
+/* Like pc_xchg_sw but any SW is fine: *sw receives it. */
+perso_status_t pc_xchg_any(pc_ctx_t *c, const char *step, const char *cmd,
+			   const uint8_t *a, size_t n, uint16_t *sw);
+
+perso_status_t pc_select_mf(pc_ctx_t *c, const char *step);
+/* Select file index f (-1: the MF) by its path from the MF. */
+perso_status_t pc_select(pc_ctx_t *c, const profile_t *p, int f,
+			 const char *step);
+
+/* GET DATA DF30: the life cycle (tag 81) and the serial (tag 83). */
+perso_status_t pc_chip_data(pc_ctx_t *c, uint8_t *lcs,
+			    uint8_t serial[PERSO_SERIAL_LEN]);
+
+/* A PIN value (digits or characters, len bytes) in the PIN's format,
+ * padded to its stored length (out: 16 bytes). 0 or -1 if it does not
+ * fit. */
+int pc_pin_encode(const profile_pin_t *pin, const char *value, size_t len,
+		  uint8_t out[16]);
+
+perso_key_type_t pc_key_type(profile_alg_t alg);
+
+/* Today as a CPLC date (YDDD, BCD). */
+void pc_yddd_today(uint8_t out[2]);
+
+/* The clear value of card key k of the chip of that serial, diversified
+ * in the token and unwrapped for one APDU (docs/perso.md), or its fixed
+ * test value. The caller wipes clear (32 bytes). step names it in an
+ * error. */
+perso_status_t pc_card_key(pc_ctx_t *c, const profile_key_t *k,
+			   perso_token_t *t, const char *wrap_label,
+			   const uint8_t serial[PERSO_SERIAL_LEN],
+			   uint8_t clear[32], const char *step);
+
+/* The memory card's issuer PSC (3 bytes), and a read of its memory. */
+#define PC_PSC 3
+perso_status_t pc_issuer_psc(pc_ctx_t *c, const profile_t *p,
+			     perso_token_t *t, const char *wrap_label,
+			     const uint8_t serial[PERSO_SERIAL_LEN],
+			     uint8_t psc[PC_PSC]);
+perso_status_t pc_mc_read(pc_ctx_t *c, const char *step, unsigned addr,
+			  unsigned len, uint8_t *out);
+
+/* Power the card up if it is not. */
+perso_status_t pc_power(pc_ctx_t *c, const char *step);
+
+#endif
