@@ -34,6 +34,10 @@ int cmd_prep(int argc, char **argv);
 void usage_prep(FILE *f);
 int cmd_init(int argc, char **argv);
 void usage_init(FILE *f);
+int cmd_report(int argc, char **argv);
+void usage_report(FILE *f);
+int cmd_trace(int argc, char **argv);
+void usage_trace(FILE *f);
 
 /* ---- chip.c, for the demo ---- */
 

@@ -54,6 +54,12 @@ static const command_t commands[] = {
 	{ "init", cmd_init,
 	  "initialize one chip in TRANSPORT per a profile (part 6)",
 	  usage_init },
+	{ "report", cmd_report,
+	  "yields of an order per part, lot and wafer; an HTML report",
+	  usage_report },
+	{ "trace", cmd_trace,
+	  "what made a card and for whom (chip, card or holder)",
+	  usage_trace },
 	{ "help", cmd_help, "show the help of a command", usage_help },
 };
 
