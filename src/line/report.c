@@ -1198,11 +1198,7 @@ void report_print_genealogy(FILE *f, const mes_genealogy_t *g)
 			when(g->card.made_us, t, sizeof t));
 	else
 		fprintf(f, "%-11s none yet\n", "card body");
-	fprintf(f, "%-11s", "CPLC");
-	if (!g->chip.cplc.set)
-		fputs(" nothing stamped\n", f);
-	else
-		fputc('\n', f);
+	fputs(g->chip.cplc.set ? "CPLC\n" : "CPLC        nothing stamped\n", f);
 	for (int i = 0; i < MES_CPLC_FIELDS; i++) {
 		if (!(g->chip.cplc.set & (1u << i)))
 			continue;
