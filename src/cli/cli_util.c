@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -620,4 +621,61 @@ const char *cli_lcs_name(uint8_t lcs)
 	default:
 		return "proprietary";
 	}
+}
+
+int cli_write_durably(const char *path, const void *data, size_t n,
+		      unsigned mode)
+{
+	char tmp[4200], dir[4200], *slash;
+	const char *p = data;
+	size_t done = 0;
+	ssize_t w;
+	int fd, dfd, rc = 0, e;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp ||
+	    (size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+	if (fd < 0)
+		return -1;
+	while (rc == 0 && done < n) {
+		w = write(fd, p + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = -1;
+		else
+			done += (size_t)w;
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -1;
+	e = errno;
+	if (close(fd) != 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (rc == 0 && rename(tmp, path) != 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (rc != 0) {
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	dfd = open(dir, O_RDONLY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }

@@ -158,4 +158,14 @@ const char *cli_gp_state_name(uint8_t gp);
  * "deactivated", "terminated", ... */
 const char *cli_lcs_name(uint8_t lcs);
 
+/* ---- files ---- */
+
+/*
+ * Write n bytes to path durably: a temporary file beside it (mode), fsync,
+ * rename over path, fsync of the folder; a crash leaves the old file or
+ * the whole new one. 0, or -1 with errno set.
+ */
+int cli_write_durably(const char *path, const void *data, size_t n,
+		      unsigned mode);
+
 #endif

@@ -308,36 +308,6 @@ int keys_token_open(const char *dir, const char *module, const char *token,
 	return open_token(&o, t);
 }
 
-/* Write path durably: temp file, fsync, rename, fsync the folder. */
-static int write_durably(const char *dir, const char *path, const char *text)
-{
-	char tmp[4200];
-	int fd, dfd, rc = 0;
-	size_t n = strlen(text);
-
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
-		rc = -1;
-	if (close(fd) != 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -1;
-	if (rc != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	dfd = open(dir, O_RDONLY);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 static int do_init(const opts_t *o)
 {
 	char pin[PIN_MAX + 2], so[PIN_MAX + 2], err[400];
@@ -371,7 +341,7 @@ static int do_init(const opts_t *o)
 			 "log.level = ERROR\n"
 			 "slots.removable = false\n",
 			 tokens);
-		if (write_durably(abs, conf, text) != 0) {
+		if (cli_write_durably(conf, text, strlen(text), 0600) != 0) {
 			cli_error("init: %s: %s", conf, strerror(errno));
 			return CLI_FAIL;
 		}

@@ -69,6 +69,8 @@ perso_status_t pc_xchg_any(pc_ctx_t *c, const char *step, const char *cmd,
 	if (c->sm != NULL)
 		OPENSSL_cleanse(w, sizeof w);
 	c->apdus++;
+	c->bytes_out += n;
+	c->bytes_in += rl;
 	if (rs != READER_OK)
 		return pc_fail(c, PERSO_ERR_IO, "%s: %s: reader: %s: %s", step,
 			       cmd, reader_strerror(rs),

@@ -26,7 +26,9 @@ typedef struct {
 	scp03_host_t *sm; /* non-NULL: every command goes wrapped */
 	uint8_t resp[COS_RAPDU_MAX];
 	size_t rlen; /* data only */
-	unsigned apdus; /* exchanged in this session */
+	unsigned apdus;	  /* exchanged in this session */
+	size_t bytes_out; /* command bytes sent (as wrapped) */
+	size_t bytes_in;  /* response bytes, SW included */
 } pc_ctx_t;
 
 perso_status_t pc_fail(pc_ctx_t *c, perso_status_t st, const char *fmt, ...)

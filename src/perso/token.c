@@ -37,7 +37,9 @@ struct perso_token {
 	void *dl;
 	CK_FUNCTION_LIST_PTR f;
 	CK_SESSION_HANDLE s;
+	CK_SLOT_ID slot;
 	int initialized, open, logged_in;
+	int shared; /* a session of another handle's module and login */
 	char err[320];
 };
 
@@ -333,6 +335,13 @@ static perso_status_t slots(perso_token_t *t, CK_BBOOL present,
 
 static void unload(perso_token_t *t)
 {
+	if (t->shared) {
+		if (t->open)
+			t->f->C_CloseSession(t->s);
+		t->open = 0;
+		t->f = NULL;
+		return;
+	}
 	if (t->f != NULL) {
 		if (t->logged_in)
 			t->f->C_Logout(t->s);
@@ -498,12 +507,14 @@ perso_status_t perso_token_open(const char *module, const char *label,
 		rv = t->f->C_OpenSession(slot,
 					 CKF_SERIAL_SESSION | CKF_RW_SESSION,
 					 NULL, NULL, &t->s);
-		if (rv == CKR_OK)
+		if (rv == CKR_OK) {
 			t->open = 1;
-		else
+			t->slot = slot;
+		} else {
 			st = tok_fail(t, rv_status(rv),
 				      "token '%s': C_OpenSession: %s", label,
 				      ckr_name(rv));
+		}
 	}
 	if (st == PERSO_OK) {
 		rv = t->f->C_Login(t->s, CKU_USER, (CK_UTF8CHAR_PTR)pin,
@@ -534,6 +545,32 @@ void perso_token_close(perso_token_t *t)
 		return;
 	unload(t);
 	free(t);
+}
+
+perso_status_t perso_token_session(perso_token_t *t, perso_token_t **out)
+{
+	perso_token_t *n;
+	CK_RV rv;
+
+	if (t == NULL || out == NULL || !t->open)
+		return PERSO_ERR_PARAM;
+	*out = NULL;
+	n = calloc(1, sizeof *n);
+	if (n == NULL)
+		return PERSO_ERR_NOMEM;
+	n->f = t->f;
+	n->slot = t->slot;
+	n->shared = 1;
+	rv = t->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+				 NULL, NULL, &n->s);
+	if (rv != CKR_OK) {
+		tok_fail(t, rv_status(rv), "C_OpenSession: %s", ckr_name(rv));
+		free(n);
+		return rv_status(rv);
+	}
+	n->open = 1;
+	*out = n;
+	return PERSO_OK;
 }
 
 const char *perso_token_error(const perso_token_t *t)

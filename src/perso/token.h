@@ -132,6 +132,14 @@ perso_status_t perso_token_open(const char *module, const char *label,
 				const char *pin, perso_token_t **out, char *err,
 				size_t errcap);
 
+/*
+ * Another session of the token t is logged in to, for another thread
+ * (PKCS#11 logs in an application, not a session, and C_Initialize is
+ * once a process). Close it with perso_token_close() before t; it closes
+ * only its session. t's error says why on failure.
+ */
+perso_status_t perso_token_session(perso_token_t *t, perso_token_t **out);
+
 /* Log out, close, finalize, unload. NULL is fine. */
 void perso_token_close(perso_token_t *t);
 
