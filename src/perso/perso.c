@@ -895,11 +895,11 @@ static perso_status_t perso_cos(run_t *r, perso_card_info_t *info)
 	if (st == PERSO_OK)
 		st = pins(r, 1);
 	if (st == PERSO_OK) {
+		/* Still wrapped: the card takes nothing else while the
+		 * session is open. */
 		st = pc_select_mf(&r->c, "check");
-		if (st == PERSO_OK) {
-			r->c.sm = NULL;
+		if (st == PERSO_OK)
 			st = pc_chip_data(&r->c, &lcs, NULL);
-		}
 		if (st == PERSO_OK && lcs != COS_LC_OPERATIONAL)
 			st = pc_fail(&r->c, PERSO_ERR_CARD,
 				     "check: the chip is not OPERATIONAL (life "
