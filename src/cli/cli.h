@@ -34,6 +34,28 @@ int cmd_prep(int argc, char **argv);
 void usage_prep(FILE *f);
 int cmd_init(int argc, char **argv);
 void usage_init(FILE *f);
+int cmd_run(int argc, char **argv);
+void usage_run(FILE *f);
+int cmd_station(int argc, char **argv);
+void usage_station(FILE *f);
+
+/* ---- run.c, for the demo ---- */
+
+/* What `cardfab run` is given (docs/run.md). */
+typedef struct {
+	const char *order_file;
+	const char *work;   /* NULL: ./NAME.work */
+	const char *db;	    /* NULL: sqlite:WORK/cardfab.db */
+	unsigned stations;  /* 0: the order's */
+	int prepare_only;   /* 1: stop before parts 6 and 7 */
+	const char *token_dir, *token_module, *token_label, *pin_file,
+		*pin_env; /* NULL: the work folder's own token */
+} run_opts_t;
+
+/* Run an order to the end (or resume it); CLI_OK or CLI_FAIL (printed). */
+int run_order(const run_opts_t *ro);
+int cmd_perso(int argc, char **argv);
+void usage_perso(FILE *f);
 int cmd_report(int argc, char **argv);
 void usage_report(FILE *f);
 int cmd_trace(int argc, char **argv);
