@@ -774,8 +774,9 @@ static void html_chart(FILE *f, const order_info_t *o, int part)
 	fprintf(f,
 		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
 		"stroke=\"#555555\"/>\n</svg>\n"
-		"<figcaption>%s: order %s (%lld of %lld, dashed line)"
-		"</figcaption></figure>\n",
+		"<figcaption>%s: order %s (%lld of %lld, dashed line); "
+		"lots at or above it green, below orange</figcaption>"
+		"</figure>\n",
 		x0, y0 + ph, x0 + pw, y0 + ph, part_names[part],
 		pct(oy, p, sizeof p), (long long)oy->out, (long long)oy->in);
 }
