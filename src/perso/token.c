@@ -1344,11 +1344,14 @@ perso_status_t perso_decrypt(perso_token_t *t, const char *key_label,
 	if (rv == CKR_OK)
 		rv = t->f->C_Decrypt(t->s, (CK_BYTE_PTR)in + 12, len - 12, out,
 				     &olen);
-	if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
+	/* A tag that does not verify: SoftHSM2 2.6 says CKR_GENERAL_ERROR,
+	 * the standard CKR_ENCRYPTED_DATA_INVALID. */
+	if (rv == CKR_ENCRYPTED_DATA_INVALID ||
+	    rv == CKR_ENCRYPTED_DATA_LEN_RANGE || rv == CKR_GENERAL_ERROR)
 		return tok_fail(t, PERSO_ERR_FORMAT,
 				"key '%s': an encrypted item does not decrypt "
-				"(another key, another record, or altered)",
-				key_label);
+				"(another key, another record, or altered: %s)",
+				key_label, ckr_name(rv));
 	if (rv != CKR_OK)
 		return tok_fail(t, rv_status(rv),
 				"key '%s': AES-GCM decryption: %s", key_label,
