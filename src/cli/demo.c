@@ -1,12 +1,24 @@
 /*
- * demo.c - `cardfab demo`: one fresh virtual chip through its whole life,
- * told step by step for a person.
+ * demo.c - `cardfab demo`: the main job shown end to end, and one chip's
+ * life told step by step.
  *
- * Every step is one APDU, as the fab tester, the card maker, the issuer and
- * the card holder's terminal would send it: the command, the card's answer
- * and one sentence of what it means. Each answer is checked against what
- * docs/card-os.md promises; the first that differs stops the demo with exit
- * status 1, so the demo is also an end-to-end test of the card OS.
+ * `cardfab demo` runs the shipped sample order (orders/demo.yaml: 1,000
+ * campus cards for the made-up students of orders/demo-holders.csv)
+ * through `cardfab run` in a fresh folder (./cardfab-demo by default) on
+ * SQLite: the work folder's own token and keys, data preparation, the
+ * line simulator for parts 2 to 5, init and perso stations for parts 6
+ * and 7, and the yield report with the HTML report's path last. A folder
+ * a previous demo left (it holds the marker file .cardfab-demo) is
+ * removed first; any other folder that is not empty is refused.
+ *
+ * `cardfab demo --chip` (or `cardfab demo lifecycle`; --dir and --model
+ * imply it) takes one fresh virtual chip through its whole life, told for
+ * a person. Every step is one APDU, as the fab tester, the card maker,
+ * the issuer and the card holder's terminal would send it: the command,
+ * the card's answer and one sentence of what it means. Each answer is
+ * checked against what docs/card-os.md promises; the first that differs
+ * stops the demo with exit status 1, so the walkthrough is also an
+ * end-to-end test of the card OS.
  *
  *   MANUFACTURING    mask, fab test (TEST NVM, READ NVM), FAB CLOSE
  *   TRANSPORT        test commands gone (6D00); module and card body stamp
@@ -19,15 +31,20 @@
  *   OPERATIONAL      VERIFY wrong and right, data read back, CPLC, the
  *                    `chip info` summary, and no way back (6985)
  *
- * Secrets: the transport code, PIN, PUK and keys are fixed, well-known demo
- * values (the GlobalPlatform test key 40..4F for the key set) and the output
- * says so; still, no value is ever printed: APDUs that carry one show
- * "<demo PIN>" and the like in its place, and what goes through the secure
- * channel is shown in plain (redacted) and as sent (encrypted).
+ * Secrets: the walkthrough's transport code, PIN, PUK and keys are fixed,
+ * well-known demo values (the GlobalPlatform test key 40..4F for the key
+ * set) and the output says so; still, no value is ever printed: APDUs
+ * that carry one show "<demo PIN>" and the like in its place, and what
+ * goes through the secure channel is shown in plain (redacted) and as
+ * sent (encrypted). The sample order's keys and PINs are generated in
+ * its own token and never printed either.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw, readlink */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -42,29 +59,51 @@
 
 void usage_demo(FILE *f)
 {
-	fputs("usage: cardfab demo [--dir DIR [--force]] [--model NAME]\n"
+	fputs("usage: cardfab demo [--work DIR] [--order FILE] [--stations N]\n"
+	      "       cardfab demo --chip [--dir DIR [--force]] [--model NAME]\n"
 	      "\n"
-	      "Takes a fresh virtual chip through its whole life cycle and "
-	      "tells each step:\n"
-	      "MANUFACTURING (mask, fab test, FAB CLOSE), TRANSPORT (module "
-	      "and card body,\n"
-	      "transport code), INITIALIZATION (files, PIN, keys, fuse), "
-	      "PERSONALIZATION\n"
-	      "(SCP03 secure channel, ACTIVATE), OPERATIONAL (PIN, data, "
-	      "CPLC, no way back).\n"
-	      "Every answer is checked; the first unexpected one stops the "
-	      "demo (exit 1).\n"
+	      "Runs the sample production order (orders/demo.yaml): 1,000 "
+	      "campus cards\n"
+	      "for 1,000 made-up students, from wafer lots to issued cards, "
+	      "with 'cardfab\n"
+	      "run' on SQLite in a fresh folder: keys in the folder's own "
+	      "SoftHSM2 token,\n"
+	      "data preparation, parts 2 to 5 on the line simulator, "
+	      "initialization and\n"
+	      "personalization on two stations, then the yields per part "
+	      "and the HTML\n"
+	      "report's path (docs/run.md).\n"
+	      "\n"
+	      "  --work DIR     the folder (default ./cardfab-demo); a "
+	      "previous demo's folder\n"
+	      "                 is replaced, any other folder must be empty "
+	      "or absent\n"
+	      "  --order FILE   another order file (default: orders/demo.yaml "
+	      "beside the\n"
+	      "                 build folder, or ./orders/demo.yaml)\n"
+	      "  --stations N   stations (threads) for parts 6 and 7\n"
+	      "\n"
+	      "--chip (or 'lifecycle') takes one fresh virtual chip through "
+	      "its whole life\n"
+	      "cycle and tells each step: MANUFACTURING (mask, fab test, FAB "
+	      "CLOSE),\n"
+	      "TRANSPORT (module and card body, transport code), "
+	      "INITIALIZATION (files, PIN,\n"
+	      "keys, fuse), PERSONALIZATION (SCP03 secure channel, ACTIVATE), "
+	      "OPERATIONAL\n"
+	      "(PIN, data, CPLC, no way back). Every answer is checked; the "
+	      "first\n"
+	      "unexpected one stops the demo (exit 1).\n"
 	      "\n"
 	      "  -d, --dir DIR      make the chip in DIR (created if missing) "
 	      "and keep it as\n"
 	      "                     DIR/demo-chip.img; default: a temporary "
 	      "folder, removed\n"
-	      "                     at the end\n"
+	      "                     at the end (implies --chip)\n"
 	      "  -f, --force        replace DIR/demo-chip.img if it exists\n"
-	      "  -m, --model NAME   chip model (default cf32)\n"
+	      "  -m, --model NAME   chip model (default cf32; implies --chip)\n"
 	      "\n"
-	      "Keys, PINs and codes are fixed, well-known demo values; they are "
-	      "never printed.\n",
+	      "Keys, PINs and codes are never printed.\n",
 	      f);
 }
 
@@ -907,7 +946,7 @@ static int make_dir(const char *dir)
 	return CLI_FAIL;
 }
 
-int cmd_demo(int argc, char **argv)
+static int demo_chip(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
@@ -997,5 +1036,210 @@ int cmd_demo(int argc, char **argv)
 	else
 		printf("\nThe demo stopped at step %u.\n", d.step);
 	fflush(stdout);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- order */
+
+#define DEMO_MARKER ".cardfab-demo"
+#define DEMO_WORK "cardfab-demo"
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * The demo's folder: made if absent; a previous demo's (its marker) is
+ * removed and made again; any other folder must be empty.
+ */
+static int demo_folder(const char *work)
+{
+	char marker[4200];
+	struct stat sb;
+	DIR *dir;
+	struct dirent *e;
+	int empty = 1, fd;
+
+	snprintf(marker, sizeof marker, "%s/" DEMO_MARKER, work);
+	if (stat(work, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode)) {
+			cli_error("%s exists and is not a folder", work);
+			return CLI_FAIL;
+		}
+		if (stat(marker, &sb) == 0) {
+			printf("removing the previous demo in %s\n", work);
+			if (nftw(work, rm_entry, 16, FTW_DEPTH | FTW_PHYS) !=
+			    0) {
+				cli_error("%s: cannot remove: %s", work,
+					  strerror(errno));
+				return CLI_FAIL;
+			}
+		} else {
+			dir = opendir(work);
+			if (dir == NULL) {
+				cli_error("%s: %s", work, strerror(errno));
+				return CLI_FAIL;
+			}
+			while ((e = readdir(dir)) != NULL)
+				if (strcmp(e->d_name, ".") != 0 &&
+				    strcmp(e->d_name, "..") != 0)
+					empty = 0;
+			closedir(dir);
+			if (!empty) {
+				cli_error("%s is not empty and not a demo's "
+					  "folder: give another with --work "
+					  "DIR",
+					  work);
+				return CLI_FAIL;
+			}
+		}
+	}
+	if (mkdir(work, 0700) != 0 && errno != EEXIST) {
+		cli_error("%s: %s", work, strerror(errno));
+		return CLI_FAIL;
+	}
+	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		cli_error("%s: %s", marker, strerror(errno));
+		return CLI_FAIL;
+	}
+	close(fd);
+	return CLI_OK;
+}
+
+/* orders/demo.yaml: beside the build folder of this executable, else in
+ * the current folder. */
+static int find_order(char *out, size_t cap)
+{
+	char exe[4096], *slash, abs[4096];
+	ssize_t n;
+	struct stat sb;
+
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(out, cap, "%s/../orders/demo.yaml", exe);
+			if (realpath(out, abs) != NULL) {
+				snprintf(out, cap, "%s", abs);
+				return 0;
+			}
+			snprintf(out, cap, "%s/../share/cardfab/orders/"
+				 "demo.yaml", exe);
+			if (stat(out, &sb) == 0)
+				return 0;
+		}
+	}
+	snprintf(out, cap, "orders/demo.yaml");
+	return stat(out, &sb) == 0 ? 0 : -1;
+}
+
+static int demo_order(int argc, char **argv)
+{
+	enum { O_WORK = 256, O_ORDER, O_STATIONS };
+	static const struct option opts[] = {
+		{ "work", required_argument, NULL, O_WORK },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "stations", required_argument, NULL, O_STATIONS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char order[4200], db[4300];
+	const char *work = DEMO_WORK, *order_file = NULL;
+	run_opts_t ro;
+	unsigned long v;
+	char *end;
+	int c;
+
+	memset(&ro, 0, sizeof ro);
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_demo(stdout);
+			return CLI_OK;
+		case O_WORK:
+			work = optarg;
+			break;
+		case O_ORDER:
+			order_file = optarg;
+			break;
+		case O_STATIONS:
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || errno || v < 1 ||
+			    v > 64)
+				return cli_usage_error(TOPIC,
+						       "--stations: 1 to 64 "
+						       "expected, got '%s'",
+						       optarg);
+			ro.stations = (unsigned)v;
+			break;
+		default:
+			return cli_option_error(c, argv, TOPIC);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(TOPIC, "unexpected argument '%s'",
+				       argv[optind]);
+	if (order_file == NULL) {
+		if (find_order(order, sizeof order) != 0) {
+			cli_error("orders/demo.yaml not found beside the "
+				  "build folder nor here: give --order FILE");
+			return CLI_FAIL;
+		}
+		order_file = order;
+	}
+	if (demo_folder(work) != CLI_OK)
+		return CLI_FAIL;
+	snprintf(db, sizeof db, "sqlite:%s/cardfab.db", work);
+	printf("cardfab demo: a production order from wafer lots to issued "
+	       "cards\n"
+	       "order file: %s\nfolder:     %s (its own SoftHSM2 token, "
+	       "keys generated for the demo)\n\n",
+	       order_file, work);
+	fflush(stdout);
+	ro.order_file = order_file;
+	ro.work = work;
+	ro.db = db;
+	return run_order(&ro);
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	int i, chip = 0, n = 0;
+	char **args;
+	int rc;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--chip") == 0 || strcmp(a, "lifecycle") == 0 ||
+		    strcmp(a, "-d") == 0 || strncmp(a, "--dir", 5) == 0 ||
+		    strcmp(a, "-m") == 0 || strncmp(a, "--model", 7) == 0 ||
+		    strcmp(a, "-f") == 0 || strcmp(a, "--force") == 0 ||
+		    (a[0] == '-' && a[1] != '-' && strpbrk(a + 1, "dmf")))
+			chip = 1;
+	}
+	if (!chip)
+		return demo_order(argc, argv);
+	args = calloc((size_t)argc + 1, sizeof *args);
+	if (args == NULL) {
+		cli_error("out of memory");
+		return CLI_FAIL;
+	}
+	for (i = 0; i < argc; i++)
+		if (i == 0 || (strcmp(argv[i], "--chip") != 0 &&
+			       strcmp(argv[i], "lifecycle") != 0))
+			args[n++] = argv[i];
+	rc = demo_chip(n, args);
+	free(args);
 	return rc;
 }
