@@ -196,6 +196,7 @@ typedef struct {
 	mes_yields_t y;
 	wafer_info_t *w;
 	size_t nw, capw;
+	int nomem; /* a wafer could not be kept */
 } lot_info_t;
 
 typedef struct {
@@ -204,11 +205,13 @@ typedef struct {
 	mes_counts_t c;
 	lot_info_t *l;
 	size_t nl, capl;
+	int nomem; /* a lot could not be kept */
 } order_info_t;
 
 typedef struct {
 	order_info_t *o;
 	size_t no, capo;
+	int nomem; /* an order could not be kept */
 	int every;	     /* every order of the database */
 	mes_counts_t all;    /* counts of the whole database (every) */
 	const char *backend; /* "sqlite" or "postgresql" */
@@ -248,8 +251,10 @@ static int add_order(void *ctx, const mes_order_t *o)
 {
 	model_t *md = ctx;
 
-	if (grow(&md->o, md->no, &md->capo, sizeof *md->o))
+	if (grow(&md->o, md->no, &md->capo, sizeof *md->o)) {
+		md->nomem = 1;
 		return 1;
+	}
 	md->o[md->no++].o = *o;
 	return 0;
 }
@@ -258,8 +263,10 @@ static int add_lot(void *ctx, const mes_lot_t *lot)
 {
 	order_info_t *o = ctx;
 
-	if (grow(&o->l, o->nl, &o->capl, sizeof *o->l))
+	if (grow(&o->l, o->nl, &o->capl, sizeof *o->l)) {
+		o->nomem = 1;
 		return 1;
+	}
 	o->l[o->nl++].lot = *lot;
 	return 0;
 }
@@ -268,8 +275,10 @@ static int add_wafer(void *ctx, const mes_wafer_t *w)
 {
 	lot_info_t *l = ctx;
 
-	if (grow(&l->w, l->nw, &l->capw, sizeof *l->w))
+	if (grow(&l->w, l->nw, &l->capw, sizeof *l->w)) {
+		l->nomem = 1;
 		return 1;
+	}
 	l->w[l->nw++].w = *w;
 	return 0;
 }
@@ -312,6 +321,8 @@ static report_status_t load_order(mes_t *m, order_info_t *o, char *err,
 	e = mes_list_lots(m, o->o.id, add_lot, o);
 	if (e != MES_OK)
 		return mes_failed(m, e, err, cap, "reading lots");
+	if (o->nomem)
+		return fail(err, cap, REPORT_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < o->nl; i++) {
 		lot_info_t *l = &o->l[i];
 		e = mes_yields_lot(m, l->lot.id, &l->y);
@@ -320,6 +331,9 @@ static report_status_t load_order(mes_t *m, order_info_t *o, char *err,
 		e = mes_list_wafers(m, l->lot.id, add_wafer, l);
 		if (e != MES_OK)
 			return mes_failed(m, e, err, cap, "reading wafers");
+		if (l->nomem)
+			return fail(err, cap, REPORT_ERR_NOMEM,
+				    "out of memory");
 		for (size_t j = 0; j < l->nw; j++) {
 			st = load_wafer(m, &l->w[j], err, cap);
 			if (st != REPORT_OK)
@@ -327,24 +341,6 @@ static report_status_t load_order(mes_t *m, order_info_t *o, char *err,
 		}
 	}
 	return REPORT_OK;
-}
-
-/* The callbacks above stop a walk (return 1) only when out of memory:
- * a walk that returned MES_OK but lost rows shows as a short array. The
- * counts of the order say how many there should be. */
-static int model_short(const model_t *md)
-{
-	for (size_t i = 0; i < md->no; i++) {
-		const order_info_t *o = &md->o[i];
-		int64_t wafers = 0;
-		if ((int64_t)o->nl != o->c.lots)
-			return 1;
-		for (size_t j = 0; j < o->nl; j++)
-			wafers += (int64_t)o->l[j].nw;
-		if (wafers != o->c.wafers)
-			return 1;
-	}
-	return 0;
 }
 
 static report_status_t model_load(mes_t *m, const char *order, model_t *md,
@@ -372,15 +368,14 @@ static report_status_t model_load(mes_t *m, const char *order, model_t *md,
 			e = mes_counts(m, 0, &md->all);
 		if (e != MES_OK)
 			return mes_failed(m, e, err, cap, "reading the orders");
+		if (md->nomem)
+			return fail(err, cap, REPORT_ERR_NOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < md->no; i++) {
 		st = load_order(m, &md->o[i], err, cap);
 		if (st != REPORT_OK)
 			return st;
 	}
-	if (model_short(md))
-		return fail(err, cap, REPORT_ERR_NOMEM,
-			    "out of memory reading the report");
 	return REPORT_OK;
 }
 
@@ -457,6 +452,17 @@ static const char *clean(const char *s, char *buf, size_t cap)
 }
 
 /* ---------------------------------------------------------- text */
+
+/* The wafers listed (not the count read a moment before: a line may be
+ * adding some while the report reads). */
+static size_t wafer_count(const order_info_t *o)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->nl; i++)
+		n += o->l[i].nw;
+	return n;
+}
 
 static int lot_width(const order_info_t *o)
 {
@@ -548,7 +554,7 @@ static void text_order(FILE *f, const order_info_t *o)
 			    clean(o->l[i].lot.name, b1, sizeof b1));
 
 	fprintf(f, "\nWafers\n");
-	if (o->c.wafers == 0) {
+	if (wafer_count(o) == 0) {
 		fprintf(f, "  (no wafer)\n");
 	} else {
 		fprintf(f,
@@ -936,7 +942,7 @@ static report_status_t html_order(FILE *f, mes_t *m, const order_info_t *o,
 	html_counts(f, &o->c);
 
 	fputs("<h3>Wafers</h3>\n", f);
-	if (o->c.wafers == 0) {
+	if (wafer_count(o) == 0) {
 		fputs("<p class=\"note\">No wafer.</p>\n</section>\n", f);
 		return REPORT_OK;
 	}

@@ -5,7 +5,9 @@
  * Every number a report shows is read from the database at the time of
  * the report (mes_yields_order, mes_yields_lot, mes_counts, the dies and
  * grinding of each wafer), never from a run's own counters: a report and
- * a query of the database always agree.
+ * a query of the database always agree. The queries of one report are
+ * not one snapshot: while a line or a station is writing, a table read a
+ * moment after another may count a few more units.
  *
  *   report_text()   yields per part, per lot, per wafer and counts, as
  *                   aligned tables, to a FILE
