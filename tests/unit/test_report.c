@@ -21,7 +21,8 @@
  *   open      a missing SQLite file is refused, not created; default
  *             paths of the HTML
  *
- * Run as `test_report --make-db PATH`, it only makes that database and
+ * Run as `test_report --make-db URL` (a SQLite path or a PostgreSQL URL),
+ * it only makes that database and
  * exits: tests/unit/test_report_cli.sh uses it to test the commands.
  */
 #define _GNU_SOURCE
@@ -127,8 +128,6 @@ static void make_order(mes_t *m, const char *dbpath, const char *name,
 	line_t *l = NULL;
 	char err[256] = "";
 	mes_station_t si, sp;
-	sqlite3 *db;
-	sqlite3_stmt *st;
 	int64_t *cards, order_id;
 	size_t n = 0, cap = 4096;
 	mes_holder_t *h;
@@ -144,19 +143,41 @@ static void make_order(mes_t *m, const char *dbpath, const char *name,
 	if (!runs)
 		return;
 
-	db = db_open(dbpath);
+	/* The BUILT cards, found from the dies through the MES alone, so
+	 * that --make-db works on PostgreSQL as well. */
+	(void)dbpath;
 	cards = calloc(cap, sizeof *cards);
 	assert_non_null(cards);
-	char sql[200];
-	snprintf(sql, sizeof sql,
-		 "SELECT id FROM card WHERE stage = 1 AND order_id = %lld "
-		 "ORDER BY id",
-		 (long long)order_id);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW && n < cap)
-		cards[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	{
+		size_t nd = 0, got;
+		line_die_t *d;
+		mes_genealogy_t *g = malloc(sizeof *g);
+		assert_non_null(g);
+		assert_int_equal(line_wafer_map(&p, 0, 0, NULL, 0, &nd),
+				 LINE_OK);
+		d = calloc(nd, sizeof *d);
+		assert_non_null(d);
+		for (unsigned lot = 0; lot < p.lots; lot++)
+			for (unsigned w = 0; w < p.wafers_per_lot; w++) {
+				assert_int_equal(line_wafer_map(&p, lot, w, d,
+								nd, &got),
+						 LINE_OK);
+				for (size_t i = 0; i < got && n < cap; i++) {
+					char hex[17];
+					if (d[i].bin != LINE_BIN_GOOD)
+						continue;
+					line_serial_hex(d[i].serial, hex);
+					assert_int_equal(mes_trace_chip(m, hex,
+									g),
+							 MES_OK);
+					if (g->card.id &&
+					    g->card.stage == MES_STAGE_BUILT)
+						cards[n++] = g->card.id;
+				}
+			}
+		free(d);
+		free(g);
+	}
 	assert_true(n > 20);
 
 	memset(&si, 0, sizeof si);

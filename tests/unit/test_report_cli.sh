@@ -10,10 +10,14 @@
 # SVG per part and per wafer; the trace of an issued chip by chip serial,
 # card serial and holder, equal to the database; unknown order, serial,
 # holder and database refused with exit 1 (and no database file created);
-# usage errors exit 2.
+# usage errors exit 2. Then the same orders are made on a throwaway
+# PostgreSQL server (tests/unit/test_mes_pg.sh --run): their report and
+# traces must be the same byte for byte (skipped, loudly, without
+# PostgreSQL).
 set -euo pipefail
 
 bin=${CARDFAB_BIN:-}
+src=${CARDFAB_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 build=${CARDFAB_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
 	echo "test_report_cli: CARDFAB_BIN is not an executable: '${bin}'" >&2
@@ -214,6 +218,37 @@ run 2 trace "$chip" --holder "$holder" --db db/fab.db
 run 2 trace "$chip" --order ORD-CLI-1 --db db/fab.db
 run 0 help trace
 expect out "usage: cardfab trace"
+
+# ---- PostgreSQL: the same order made there reports and traces the same
+# (a throwaway server from test_mes_pg.sh; skipped loudly without one)
+cat >pg.sh <<'EOF'
+set -e
+"$1" --make-db "$CARDFAB_MES_PG_URL" >/dev/null
+"$2" report --all --db "$CARDFAB_MES_PG_URL" --html pg.html >pg-report.txt
+"$2" trace "$3" --db "$CARDFAB_MES_PG_URL" >pg-trace.txt
+"$2" trace --holder "$4" --order ORD-CLI-1 --db "$CARDFAB_MES_PG_URL" \
+	>pg-holder.txt
+EOF
+pg_rc=0
+bash "$src/tests/unit/test_mes_pg.sh" --run bash pg.sh "$maker" "$bin" \
+	"$chip" "$holder" >pg.log 2>&1 || pg_rc=$?
+if [ "$pg_rc" -eq 77 ]; then
+	sed 's/^/  /' pg.log >&2
+	echo "*** test_report_cli: the PostgreSQL part was SKIPPED ***" >&2
+elif [ "$pg_rc" -ne 0 ]; then
+	echo "FAIL: report and trace on PostgreSQL (exit $pg_rc):" >&2
+	sed 's/^/  /' pg.log >&2
+	fails=$((fails + 1))
+else
+	run 0 report --all --db db/fab.db --html all.html
+	head -n -1 out >sq-report.txt
+	head -n -1 pg-report.txt >pg-report.cmp
+	check cmp -s sq-report.txt pg-report.cmp
+	check cmp -s trace-chip.txt pg-trace.txt
+	check cmp -s trace-chip.txt pg-holder.txt
+	check test "$(grep -o '<svg' pg.html | wc -l)" -eq \
+		"$(grep -o '<svg' all.html | wc -l)"
+fi
 
 if [ "$fails" -ne 0 ]; then
 	echo "test_report_cli: $fails failure(s)" >&2
