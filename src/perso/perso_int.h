@@ -87,6 +87,11 @@ perso_status_t pc_issuer_psc(pc_ctx_t *c, const profile_t *p,
 perso_status_t pc_mc_read(pc_ctx_t *c, const char *step, unsigned addr,
 			  unsigned len, uint8_t *out);
 
+/* SoftHSM2's token.object, torn by a kill at a login, put back from a
+ * copy before a login (after_login 0), the copy refreshed after one
+ * (softhsm_guard.c says why). Only for a SoftHSM2 module. */
+void pc_softhsm_guard(const char *module, int after_login);
+
 /* Power the card up if it is not. */
 perso_status_t pc_power(pc_ctx_t *c, const char *step);
 

@@ -22,6 +22,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "perso/token.h"
+#include "perso/perso_int.h"
 #include "perso/prep.h"
 
 #include <dlfcn.h>
@@ -486,6 +487,7 @@ perso_status_t perso_token_open(const char *module, const char *label,
 	t = calloc(1, sizeof *t);
 	if (t == NULL)
 		return PERSO_ERR_NOMEM;
+	pc_softhsm_guard(module ? module : PERSO_DEFAULT_MODULE, 0);
 	st = load(t, module);
 	if (st == PERSO_OK)
 		st = slots(t, CK_TRUE, &v, &n);
@@ -535,6 +537,8 @@ perso_status_t perso_token_open(const char *module, const char *label,
 		perso_token_close(t);
 		return st;
 	}
+	if (t->logged_in)
+		pc_softhsm_guard(module ? module : PERSO_DEFAULT_MODULE, 1);
 	*out = t;
 	return PERSO_OK;
 }
