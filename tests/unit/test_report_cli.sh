@@ -223,7 +223,10 @@ expect out "usage: cardfab trace"
 # (a throwaway server from test_mes_pg.sh; skipped loudly without one)
 cat >pg.sh <<'EOF'
 set -e
-"$1" --make-db "$CARDFAB_MES_PG_URL" >/dev/null
+"$1" --make-db "$CARDFAB_MES_PG_URL" >pg-make.log 2>&1 || {
+	cat pg-make.log >&2
+	exit 1
+}
 "$2" report --all --db "$CARDFAB_MES_PG_URL" --html pg.html >pg-report.txt
 "$2" trace "$3" --db "$CARDFAB_MES_PG_URL" >pg-trace.txt
 "$2" trace --holder "$4" --order ORD-CLI-1 --db "$CARDFAB_MES_PG_URL" \
