@@ -26,6 +26,7 @@
  */
 #define _XOPEN_SOURCE 700 /* realpath, SA_RESETHAND */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -278,6 +279,21 @@ static int make_pin(run_t *r, const char *hsm, const char *name)
 	return 0;
 }
 
+static int dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+
+	if (d == NULL)
+		return 1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
 /* The work folder's own token: made at the first run. */
 static int work_token(run_t *r)
 {
@@ -315,8 +331,13 @@ static int work_token(run_t *r)
 		cli_error("%s", err);
 		return -1;
 	}
-	st = perso_token_open(NULL, r->ts.label, r->ts.pin, &r->t, err,
-			      sizeof err);
+	/* A token folder with files in it holds the token (retried: see
+	 * station_token_open); an empty one gets the token now. */
+	if (dir_empty(tokens))
+		st = PERSO_ERR_NO_TOKEN;
+	else
+		st = station_token_open(NULL, r->ts.label, r->ts.pin, &r->t,
+					err, sizeof err);
 	if (st == PERSO_ERR_NO_TOKEN) {
 		snprintf(r->path, sizeof r->path, "%s/so-pin", hsm);
 		{
@@ -618,25 +639,15 @@ static int stations(run_t *r, mes_part_t part)
 {
 	station_cfg_t cfg;
 	station_result_t res;
-	mes_counts_t k;
 	uint64_t before, left;
 	char err[600], host[MES_NAME_MAX], name[MES_NAME_MAX];
 	struct sigaction sa, old_int, old_term;
 	int rc;
 
-	if (mes_counts(r->m, r->order_id, &k) != MES_OK) {
+	if (station_part_figures(r->m, r->order_id, part, &before, &left) !=
+	    0) {
 		cli_error("MES: %s", mes_error_detail(r->m));
 		return -1;
-	}
-	if (part == MES_PART_INIT) {
-		before = (uint64_t)k.init_runs;
-		left = (uint64_t)k.built;
-	} else {
-		int64_t free_h = k.holders - k.holders_issued;
-
-		before = (uint64_t)k.perso_runs;
-		left = (uint64_t)(k.initialized < free_h ? k.initialized :
-							   free_h);
 	}
 	memset(&cfg, 0, sizeof cfg);
 	cfg.db_url = r->db;
@@ -787,8 +798,8 @@ int run_order(const run_opts_t *ro)
 			cli_error("%s", err);
 			goto out;
 		}
-		if (perso_token_open(r.ts.module, r.ts.label, r.ts.pin, &r.t,
-				     err, sizeof err) != PERSO_OK) {
+		if (station_token_open(r.ts.module, r.ts.label, r.ts.pin,
+				       &r.t, err, sizeof err) != PERSO_OK) {
 			cli_error("token: %s", err);
 			goto out;
 		}

@@ -245,8 +245,8 @@ int cmd_station(int argc, char **argv)
 	}
 	/* The process's first handle: PKCS#11 logs in the process, and the
 	 * stations' own handles rely on it until they end. */
-	if (perso_token_open(ts.module, ts.label, ts.pin, &t, err,
-			     sizeof err) != PERSO_OK) {
+	if (station_token_open(ts.module, ts.label, ts.pin, &t, err,
+			       sizeof err) != PERSO_OK) {
 		cli_error("token: %s", err);
 		goto out;
 	}
@@ -273,9 +273,27 @@ int cmd_station(int argc, char **argv)
 	cfg.station_name = name;
 	cfg.host = host;
 	cfg.follow = follow;
-	cfg.progress = progress_new(cfg.part == MES_PART_INIT ? "part 6 init" :
-							       "part 7 perso",
-				    "card", 0, 0);
+	{
+		mes_t *m = NULL;
+		mes_order_t ord;
+		uint64_t before = 0, left = 0;
+
+		if (mes_open(db, &m, err, sizeof err) != MES_OK) {
+			cli_error("MES: %s", err);
+			goto out;
+		}
+		if (mes_find_order(m, o.name, &ord) != MES_OK) {
+			cli_error("MES: no order %s in %s", o.name, db);
+			mes_close(m);
+			goto out;
+		}
+		station_part_figures(m, ord.id, cfg.part, &before, &left);
+		mes_close(m);
+		cfg.progress = progress_new(cfg.part == MES_PART_INIT ?
+						    "part 6 init" :
+						    "part 7 perso",
+					    "card", before + left, before);
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -288,9 +306,8 @@ int cmd_station(int argc, char **argv)
 	}
 	progress_end(cfg.progress);
 	printf("station %s: %llu card%s %s, %llu rejected\n", name,
-	       (unsigned long long)(res.ok + res.rejected),
-	       res.ok + res.rejected == 1 ? "" : "s",
-	       cfg.part == MES_PART_INIT ? "initialized" : "personalized",
+	       (unsigned long long)res.ok, res.ok == 1 ? "" : "s",
+	       cfg.part == MES_PART_INIT ? "initialized" : "issued",
 	       (unsigned long long)res.rejected);
 	rc = CLI_OK;
 out:
