@@ -189,6 +189,11 @@ static perso_status_t parse_item(perso_batch_t *b, rec_t *r, char *tok,
 			    "expected",
 			    path, lineno, kind, tok + 2);
 	r->nitems++;
+	/* Clear values are text from the holder file: never a NUL. */
+	if (kind == 'F' && memchr(it->v, '\0', it->n) != NULL)
+		return berr(err, cap, PERSO_ERR_FORMAT,
+			    "%s:%u: item F:%s: a NUL byte in the value", path,
+			    lineno, tok + 2);
 	return PERSO_OK;
 }
 
