@@ -195,16 +195,25 @@ ls w60/faces | cmp -s faces.before - || fail "a rerun changed the faces"
 # ---------------------------------------------------------------- kills
 
 # Killed again and again, each rerun goes on; the end is consistent.
-order K100 100 0x43460E02 k100.yaml
-delay=0.3
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-	rc=0
-	# (through a shell whose stderr is dropped: its "Killed" notice)
+# kill DELAY: one run of K100 killed (SIGKILL) after DELAY seconds, through
+# a shell whose stderr is dropped (its "Killed" notice); 0 if it ended.
+kill_run()
+{
+	local rc=0
 	bash -c 'timeout -s KILL "$@" >>"$0" 2>&1; exit $?' "$all_out" \
-		"$delay" "$bin" run k100.yaml --work wk 2>/dev/null || rc=$?
-	[ "$rc" -eq 0 ] && break
-	[ "$rc" -eq 137 ] || fail "run k100 exited $rc (not killed)"
-	delay=$(awk -v d="$delay" 'BEGIN { print d + 0.25 }')
+		"$1" "$bin" run k100.yaml --work wk 2>/dev/null || rc=$?
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 137 ] || fail "run k100 exited $rc"
+	return "$rc"
+}
+order K100 100 0x43460E02 k100.yaml
+# early: in the token, the keys, the preparation or the line
+kill_run 0.3 || kill_run 0.6 || true
+run 0 run k100.yaml --work wk --prepare-only
+# then in parts 6 and 7, a little further each time
+delay=0.2
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	kill_run "$delay" && break
+	delay=$(awk -v d="$delay" 'BEGIN { print d + 0.15 }')
 done
 run 0 run k100.yaml --work wk
 db=wk/cardfab.db
