@@ -33,6 +33,7 @@ packages=(
 	libcsv-dev             # libcsv: the cardholder files (CSV) data preparation reads (src/perso/prep.c)
 	openssl                # openssl enc: independent KCVs and unwrapping in test_token_cli
 	xxd                    # hex to binary in the token tests
+	libxml2-utils          # xmllint: the card faces (SVG) checked well-formed in test_face
 )
 
 missing=()
