@@ -25,6 +25,9 @@
 # pcscd restarting under vicc (it reconnects, the chip keeps its state),
 # SIGTERM (vicc stops cleanly, the image holds what was written through
 # PC/SC), malformed messages on vicc's socket (from a fake vpcd here).
+# And a campus card made the whole way (a SoftHSM2 token of the test's
+# folder, chip new, init, prep, perso) read by opensc-tool: the holder's
+# data, OPERATIONAL, the transport code and the test commands refused.
 #
 # Every output is checked, not only exit statuses. Every process started
 # here is killed on every way out (trap).
@@ -43,6 +46,7 @@ set -uo pipefail
 
 SKIP=77
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=${CARDFAB_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 bin=${CARDFAB_BIN:-}
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
 	echo "test_pcsc: CARDFAB_BIN is not an executable: '${bin}'" >&2
@@ -553,6 +557,64 @@ has fake_vicc.err "vpcd message 2 (stream byte 3): empty message"
 has fake_vicc.err "vpcd message 3 (stream byte 5): a 7-byte APDU (00A4000C023F00) for a card that is not powered; answered 6F00"
 has fake_vicc.err "the connection closed inside a message (4 of its bytes received)"
 has fake_vicc.err "4 malformed messages"
+
+# ---------------------------------------------------------------- personalized
+
+# A campus card made the whole way (keys in a SoftHSM2 token of this
+# folder, chip new, init, prep, perso) and read by OpenSC through pcscd:
+# the holder's data, the state OPERATIONAL, the transport code and the
+# fab's test commands refused.
+if [ -r /usr/lib/softhsm/libsofthsm2.so ]; then
+	printf 'pcsc-perso-user-1\n' >tpin
+	printf 'pcsc-perso-so-2\n' >tso
+	T=(--dir "$work/hsm" --token cf-pcsc --pin-file "$work/tpin")
+	run 0 "$bin" keys init "${T[@]}" --so-pin-file "$work/tso"
+	run 0 "$bin" keys create TMK --type aes128 "${T[@]}"
+	run 0 "$bin" keys create CARD-WRAP --type aes256 --wrap "${T[@]}"
+	for k in BATCH-KEY MAILER-KEY; do
+		run 0 "$bin" keys create "$k" --type aes256 --batch "${T[@]}"
+	done
+	for k in CAMPUS-SCP03-ENC CAMPUS-SCP03-MAC CAMPUS-SCP03-DEK \
+		CAMPUS-DOOR-MK CAMPUS-CARD-MK; do
+		run 0 "$bin" keys create "$k" --type aes128 "${T[@]}"
+	done
+	mkdir -p perso-cards
+	run 0 "$bin" chip new --out perso-cards/p1.img \
+		--serial 4346504353430001 --transport-key TMK "${T[@]}"
+	run 0 "$bin" init --card vcard:perso-cards/p1.img \
+		--profile "$src/profiles/campus.yaml" "${T[@]}"
+	printf 'name,student-id,faculty,valid-until\nKim Park,4000000042,CHEMISTRY,2031-07-31\n' >holder.csv
+	run 0 "$bin" prep --profile "$src/profiles/campus.yaml" \
+		--holders holder.csv --out p.batch "${T[@]}"
+	run 0 "$bin" perso --batch p.batch --profile "$src/profiles/campus.yaml" \
+		--cards perso-cards "${T[@]}"
+	has out "1 of 1 holders issued"
+	"$bin" vicc --card perso-cards/p1.img >vicc.out 2>vicc.err &
+	vicc_pid=$!
+	pids+=("$vicc_pid")
+	wait_for 10 "the personalized card in '$reader0'" card_in
+	# DF by its AID, the holder file, DF30 from the MF, the transport
+	# code, a test command.
+	run 0 opensc-tool -r "$reader0" -s 00A4040C09A00000077743414D50 \
+		-s 00A4020C021001 -s 00B0000030 -s 00A4000C023F00 -s 00CADF3000 \
+		-s 0020001F080102030405060708 -s 8030000004
+	has out "4B 69 6D 20 50 61 72 6B" # "Kim Park"
+	has out "34 30 30 30 30 30 30 30" # "40000000", the student id
+	has out "81 01 05"                # life cycle OPERATIONAL
+	[ "$(grep -cF "Received (SW1=0x90, SW2=0x00)" out)" -eq 5 ] ||
+		fail "opensc-tool: five APDUs should answer 9000"
+	checks=$((checks + 1))
+	grep -qE "Received \(SW1=0x6A, SW2=0x88\)|Received \(SW1=0x69, SW2=0x85\)" out ||
+		fail "the transport code was not refused"
+	checks=$((checks + 1))
+	has out "Received (SW1=0x6D, SW2=0x00)"
+	kill "$vicc_pid"
+	wait "$vicc_pid" || fail "vicc (personalized card): exit $? on SIGTERM"
+	wait_for 10 "the personalized card to leave '$reader0'" bash -c \
+		"! '$bin' readers 2>/dev/null | grep -qxF 'card   pcsc:$reader0'"
+else
+	echo "test_pcsc: *** SoftHSM2 missing: the personalized card NOT tested ***"
+fi
 
 # ---------------------------------------------------------------- memory card
 
