@@ -79,10 +79,10 @@ void usage_perso(FILE *f)
 	      "  --stations N      stations working at once (default 1)\n"
 	      "  --journal F       the run's journal (default B.journal)\n"
 	      "  --out DIR         outputs (default B.out)\n"
-	      "  --wrap-key L      AES wrapping key for card keys (default "
-	      DEFAULT_WRAP ")\n"
-	      "  --mailer-key L    batch-role key of the PIN mailer (default "
-	      DEFAULT_MAILER ")\n"
+	      "  --wrap-key L      AES wrapping key for card keys (default " DEFAULT_WRAP
+	      ")\n"
+	      "  --mailer-key L    batch-role key of the PIN mailer (default " DEFAULT_MAILER
+	      ")\n"
 	      "  --personalizer H  CPLC personalizer, 4 hex digits (default "
 	      "4346)\n"
 	      "  --equipment H     CPLC equipment ID, 8 hex digits (default "
@@ -229,8 +229,7 @@ static void one_card(run_t *r, perso_token_t *t, const char *spec)
 		goto out;
 	}
 	st = perso_card(rd, r->p, t, &r->o, &h, &info, err, sizeof err);
-	if (st == PERSO_OK &&
-	    outputs(r, t, &h, hex, err, sizeof err) != 0) {
+	if (st == PERSO_OK && outputs(r, t, &h, hex, err, sizeof err) != 0) {
 		perso_holder_clear(&h);
 		station_fail(r, "%s", err);
 		goto out;
@@ -276,8 +275,7 @@ static void *station_main(void *arg)
 	pthread_mutex_lock(&r->mu);
 	if (perso_token_session(r->t, &t) != PERSO_OK) {
 		pthread_mutex_unlock(&r->mu);
-		station_fail(r, "station: token: %s",
-			     perso_token_error(r->t));
+		station_fail(r, "station: token: %s", perso_token_error(r->t));
 		return NULL;
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -333,8 +331,7 @@ static int hopper(run_t *r, const char *dir)
 		}
 	}
 	closedir(d);
-	qsort(r->cards + first, r->ncards - first, sizeof *r->cards,
-	      name_cmp);
+	qsort(r->cards + first, r->ncards - first, sizeof *r->cards, name_cmp);
 	if (r->ncards == first)
 		cli_error("--cards %s: no chip image (*.img) in it", dir);
 	return r->ncards == first ? -1 : 0;
@@ -555,8 +552,7 @@ int cmd_perso(int argc, char **argv)
 	for (i = 0; i < nst; i++) {
 		st_v[i].r = &r;
 		st_v[i].id = (unsigned)i + 1;
-		if (pthread_create(&th[i], NULL, station_main, &st_v[i]) !=
-		    0) {
+		if (pthread_create(&th[i], NULL, station_main, &st_v[i]) != 0) {
 			station_fail(&r, "cannot start a station");
 			break;
 		}

@@ -20,11 +20,12 @@
 #include <openssl/crypto.h>
 
 #include "perso/perso.h"
+#include "perso/perso_int.h"
 #include "perso/prep.h"
 
 typedef struct {
-	char kind; /* 'F', 'S', 'P' */
-	int index; /* field or PIN index of the profile */
+	char kind;  /* 'F', 'S', 'P' */
+	int index;  /* field or PIN index of the profile */
 	uint8_t *v; /* clear (F) or IV || ciphertext || tag */
 	size_t n;
 } item_t;
@@ -42,22 +43,6 @@ struct perso_batch {
 	rec_t *recs;
 	size_t n;
 };
-
-static perso_status_t berr(char *err, size_t cap, perso_status_t st,
-			   const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static perso_status_t berr(char *err, size_t cap, perso_status_t st,
-			   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && cap > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
 
 static int hexval(int c)
 {
@@ -162,19 +147,19 @@ static perso_status_t parse_item(perso_batch_t *b, rec_t *r, char *tok,
 
 	if (eq == NULL || tok[1] != ':' ||
 	    (kind != 'F' && kind != 'S' && kind != 'P'))
-		return berr(err, cap, PERSO_ERR_FORMAT,
-			    "%s:%u: an item KIND:NAME=HEX expected", path,
-			    lineno);
+		return pc_err(err, cap, PERSO_ERR_FORMAT,
+			      "%s:%u: an item KIND:NAME=HEX expected", path,
+			      lineno);
 	*eq = '\0';
 	if (kind == 'P')
 		idx = profile_pin_find(b->p, tok + 2);
 	else
 		idx = profile_field_find(b->p, tok + 2);
 	if (idx < 0)
-		return berr(err, cap, PERSO_ERR_FORMAT,
-			    "%s:%u: item %c:%s: the profile has no such %s",
-			    path, lineno, kind, tok + 2,
-			    kind == 'P' ? "PIN" : "field");
+		return pc_err(err, cap, PERSO_ERR_FORMAT,
+			      "%s:%u: item %c:%s: the profile has no such %s",
+			      path, lineno, kind, tok + 2,
+			      kind == 'P' ? "PIN" : "field");
 	it = realloc(r->items, (r->nitems + 1) * sizeof *it);
 	if (it == NULL)
 		return PERSO_ERR_NOMEM;
@@ -184,16 +169,16 @@ static perso_status_t parse_item(perso_batch_t *b, rec_t *r, char *tok,
 	it->index = idx;
 	it->v = unhex(eq + 1, strlen(eq + 1), &it->n);
 	if (it->v == NULL)
-		return berr(err, cap, PERSO_ERR_FORMAT,
-			    "%s:%u: item %c:%s: hex digits, an even number, "
-			    "expected",
-			    path, lineno, kind, tok + 2);
+		return pc_err(err, cap, PERSO_ERR_FORMAT,
+			      "%s:%u: item %c:%s: hex digits, an even number, "
+			      "expected",
+			      path, lineno, kind, tok + 2);
 	r->nitems++;
 	/* Clear values are text from the holder file: never a NUL. */
 	if (kind == 'F' && memchr(it->v, '\0', it->n) != NULL)
-		return berr(err, cap, PERSO_ERR_FORMAT,
-			    "%s:%u: item F:%s: a NUL byte in the value", path,
-			    lineno, tok + 2);
+		return pc_err(err, cap, PERSO_ERR_FORMAT,
+			      "%s:%u: item F:%s: a NUL byte in the value", path,
+			      lineno, tok + 2);
 	return PERSO_OK;
 }
 
@@ -218,15 +203,15 @@ static perso_status_t parse_record(perso_batch_t *b, char *line,
 	tok = strtok_r(NULL, "\t", &save);
 	seq = tok ? strtoul(tok, &end, 10) : 0;
 	if (tok == NULL || *end != '\0' || seq != b->n)
-		return berr(err, cap, PERSO_ERR_FORMAT,
-			    "%s:%u: record number %zu expected", path, lineno,
-			    b->n);
+		return pc_err(err, cap, PERSO_ERR_FORMAT,
+			      "%s:%u: record number %zu expected", path, lineno,
+			      b->n);
 	tok = strtok_r(NULL, "\t", &save);
 	hl = tok ? strtoul(tok, &end, 10) : 0;
 	if (tok == NULL || *end != '\0' || hl == 0 || hl > 0xFFFFFFFFul)
-		return berr(err, cap, PERSO_ERR_FORMAT,
-			    "%s:%u: the holder file's line number expected",
-			    path, lineno);
+		return pc_err(err, cap, PERSO_ERR_FORMAT,
+			      "%s:%u: the holder file's line number expected",
+			      path, lineno);
 	r->seq = (unsigned)seq;
 	r->line = (unsigned)hl;
 	while ((tok = strtok_r(NULL, "\t", &save)) != NULL) {
@@ -262,8 +247,8 @@ perso_status_t perso_batch_load(const char *path, const profile_t *p,
 	*out = NULL;
 	f = fopen(path, "r");
 	if (f == NULL)
-		return berr(err, errcap, PERSO_ERR_IO, "%s: %s", path,
-			    strerror(errno));
+		return pc_err(err, errcap, PERSO_ERR_IO, "%s: %s", path,
+			      strerror(errno));
 	b = calloc(1, sizeof *b);
 	if (b == NULL) {
 		fclose(f);
@@ -275,45 +260,46 @@ perso_status_t perso_batch_load(const char *path, const profile_t *p,
 		lineno++;
 		nl = strchr(line, '\n');
 		if (nl == NULL) {
-			st = berr(err, errcap, PERSO_ERR_FORMAT,
-				  "%s:%u: the line is cut short", path,
-				  lineno);
+			st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+				    "%s:%u: the line is cut short", path,
+				    lineno);
 			break;
 		}
 		*nl = '\0';
 		if (ended) {
-			st = berr(err, errcap, PERSO_ERR_FORMAT,
-				  "%s:%u: text after the end line", path,
-				  lineno);
+			st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+				    "%s:%u: text after the end line", path,
+				    lineno);
 		} else if (lineno == 1) {
 			if (strcmp(line, "cardfab-batch 1") != 0)
-				st = berr(err, errcap, PERSO_ERR_FORMAT,
-					  "%s:1: not a cardfab batch (version "
-					  "1)",
-					  path);
+				st = pc_err(
+					err, errcap, PERSO_ERR_FORMAT,
+					"%s:1: not a cardfab batch (version "
+					"1)",
+					path);
 		} else if (strncmp(line, "profile\t", 8) == 0) {
 			if (strcmp(line + 8, profile_info(p)->name) != 0)
-				st = berr(err, errcap, PERSO_ERR_FORMAT,
-					  "%s:%u: a batch for profile '%s', "
-					  "not '%s'",
-					  path, lineno, line + 8,
-					  profile_info(p)->name);
+				st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+					    "%s:%u: a batch for profile '%s', "
+					    "not '%s'",
+					    path, lineno, line + 8,
+					    profile_info(p)->name);
 		} else if (strncmp(line, "batch-key\t", 10) == 0) {
 			char *k = line + 10, *tab = strchr(k, '\t');
 
 			if (tab != NULL)
 				*tab = '\0';
 			if (strlen(k) == 0 || strlen(k) > PERSO_LABEL_MAX)
-				st = berr(err, errcap, PERSO_ERR_FORMAT,
-					  "%s:%u: a batch key label expected",
-					  path, lineno);
+				st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+					    "%s:%u: a batch key label expected",
+					    path, lineno);
 			else
 				strcpy(b->key, k);
 		} else if (strncmp(line, "secrets\t", 8) == 0) {
 			if (strcmp(line + 8, "aes-gcm") != 0)
-				st = berr(err, errcap, PERSO_ERR_FORMAT,
-					  "%s:%u: secrets 'aes-gcm' expected",
-					  path, lineno);
+				st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+					    "%s:%u: secrets 'aes-gcm' expected",
+					    path, lineno);
 		} else if (strncmp(line, "holders\t", 8) == 0) {
 			/* where the records came from: informative */
 		} else if (strncmp(line, "R\t", 2) == 0) {
@@ -322,30 +308,30 @@ perso_status_t perso_batch_load(const char *path, const profile_t *p,
 		} else if (strncmp(line, "end\t", 4) == 0) {
 			count = strtoul(line + 4, &end, 10);
 			if (*end != '\0' || count != b->n)
-				st = berr(err, errcap, PERSO_ERR_FORMAT,
-					  "%s:%u: the end line counts %s "
-					  "records, the batch has %zu",
-					  path, lineno, line + 4, b->n);
+				st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+					    "%s:%u: the end line counts %s "
+					    "records, the batch has %zu",
+					    path, lineno, line + 4, b->n);
 			ended = 1;
 		} else {
-			st = berr(err, errcap, PERSO_ERR_FORMAT,
-				  "%s:%u: unknown line", path, lineno);
+			st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+				    "%s:%u: unknown line", path, lineno);
 		}
 	}
 	if (line != NULL)
 		OPENSSL_cleanse(line, cap);
 	free(line);
 	if (st == PERSO_OK && ferror(f))
-		st = berr(err, errcap, PERSO_ERR_IO, "%s: read error", path);
+		st = pc_err(err, errcap, PERSO_ERR_IO, "%s: read error", path);
 	fclose(f);
 	if (st == PERSO_OK && lineno == 0)
-		st = berr(err, errcap, PERSO_ERR_FORMAT, "%s: empty", path);
+		st = pc_err(err, errcap, PERSO_ERR_FORMAT, "%s: empty", path);
 	if (st == PERSO_OK && !ended)
-		st = berr(err, errcap, PERSO_ERR_FORMAT,
-			  "%s: no end line: the batch was cut short", path);
+		st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+			    "%s: no end line: the batch was cut short", path);
 	if (st == PERSO_OK && b->key[0] == '\0')
-		st = berr(err, errcap, PERSO_ERR_FORMAT,
-			  "%s: no batch-key line", path);
+		st = pc_err(err, errcap, PERSO_ERR_FORMAT,
+			    "%s: no batch-key line", path);
 	if (st != PERSO_OK) {
 		perso_batch_free(b);
 		return st;
@@ -375,9 +361,8 @@ void perso_holder_clear(perso_holder_t *h)
 	memset(h, 0, sizeof *h);
 }
 
-perso_status_t perso_batch_holder(perso_batch_t *b, size_t i,
-				  perso_token_t *t, perso_holder_t *h,
-				  char *err, size_t errcap)
+perso_status_t perso_batch_holder(perso_batch_t *b, size_t i, perso_token_t *t,
+				  perso_holder_t *h, char *err, size_t errcap)
 {
 	const profile_field_t *fs;
 	const profile_pin_t *ps;
@@ -436,10 +421,10 @@ perso_status_t perso_batch_holder(perso_batch_t *b, size_t i,
 				OPENSSL_cleanse(v, it->n + 1);
 				free(v);
 				perso_holder_clear(h);
-				return berr(err, errcap, st,
-					    "record %u, item %c:%s: %s",
-					    r->seq, it->kind, name,
-					    perso_token_error(t));
+				return pc_err(err, errcap, st,
+					      "record %u, item %c:%s: %s",
+					      r->seq, it->kind, name,
+					      perso_token_error(t));
 			}
 		}
 		v[n] = '\0';
@@ -447,18 +432,19 @@ perso_status_t perso_batch_holder(perso_batch_t *b, size_t i,
 			OPENSSL_cleanse(v, n);
 			free(v);
 			perso_holder_clear(h);
-			return berr(err, errcap, PERSO_ERR_FORMAT,
-				    "record %u, item %c:%s: a NUL byte in the "
-				    "value",
-				    r->seq, it->kind, name);
+			return pc_err(
+				err, errcap, PERSO_ERR_FORMAT,
+				"record %u, item %c:%s: a NUL byte in the "
+				"value",
+				r->seq, it->kind, name);
 		}
 		if (*slot != NULL) { /* the same item twice: keep none */
 			OPENSSL_cleanse(v, n);
 			free(v);
 			perso_holder_clear(h);
-			return berr(err, errcap, PERSO_ERR_FORMAT,
-				    "record %u: item %c:%s twice", r->seq,
-				    it->kind, name);
+			return pc_err(err, errcap, PERSO_ERR_FORMAT,
+				      "record %u: item %c:%s twice", r->seq,
+				      it->kind, name);
 		}
 		*slot = v;
 	}

@@ -30,6 +30,19 @@ perso_status_t pc_fail(pc_ctx_t *c, perso_status_t st, const char *fmt, ...)
 	return st;
 }
 
+perso_status_t pc_err(char *err, size_t cap, perso_status_t st, const char *fmt,
+		      ...)
+{
+	va_list ap;
+
+	if (err != NULL && cap > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, cap, fmt, ap);
+		va_end(ap);
+	}
+	return st;
+}
+
 size_t pc_mk(uint8_t *out, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
 	     const uint8_t *data, size_t n, int le)
 {
@@ -289,8 +302,8 @@ static perso_status_t diversified(pc_ctx_t *c, perso_token_t *t,
 	perso_status_t st;
 
 	if (wrap_label == NULL)
-		return pc_fail(c, PERSO_ERR_PARAM,
-			       "%s: no wrapping key given", step);
+		return pc_fail(c, PERSO_ERR_PARAM, "%s: no wrapping key given",
+			       step);
 	st = perso_key_derive_wrapped(t, master, serial, kt, wrap_label,
 				      wrapped, sizeof wrapped, &wlen);
 	if (st == PERSO_OK)
@@ -329,8 +342,8 @@ perso_status_t pc_card_key(pc_ctx_t *c, const profile_key_t *k,
 /* The issuer's PSC of the card of that serial: the first 3 bytes of the
  * AES-128 card key diversified from the profile's PSC master (docs/
  * perso.md), or the profile's fixed test PSC. */
-perso_status_t pc_issuer_psc(pc_ctx_t *c, const profile_t *p,
-			     perso_token_t *t, const char *wrap_label,
+perso_status_t pc_issuer_psc(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
+			     const char *wrap_label,
 			     const uint8_t serial[PERSO_SERIAL_LEN],
 			     uint8_t psc[PC_PSC])
 {
@@ -342,8 +355,8 @@ perso_status_t pc_issuer_psc(pc_ctx_t *c, const profile_t *p,
 		return pc_fail(c, PERSO_ERR_PARAM,
 			       "issuer PSC: none in the profile");
 	if (ps->master != NULL && ps->method != PROFILE_DIV_NONE) {
-		st = diversified(c, t, ps->master, PERSO_KEY_AES128,
-				 wrap_label, serial, clear, "issuer PSC");
+		st = diversified(c, t, ps->master, PERSO_KEY_AES128, wrap_label,
+				 serial, clear, "issuer PSC");
 		if (st != PERSO_OK)
 			return st;
 		memcpy(psc, clear, PC_PSC);

@@ -44,10 +44,11 @@ static perso_status_t put_pins(pc_ctx_t *c, const profile_t *p, int with_puk)
 			if (pc_pin_encode(pin, pin->fixed, strlen(pin->fixed),
 					  val) != 0) {
 				OPENSSL_cleanse(val, sizeof val);
-				return pc_fail(c, PERSO_ERR_FORMAT,
-					    "%s: the fixed value does not fit "
-					    "its format",
-					    step);
+				return pc_fail(
+					c, PERSO_ERR_FORMAT,
+					"%s: the fixed value does not fit "
+					"its format",
+					step);
 			}
 			data[n++] = 0x83, data[n++] = pin->length;
 			memcpy(data + n, val, pin->length);
@@ -68,8 +69,8 @@ static perso_status_t put_pins(pc_ctx_t *c, const profile_t *p, int with_puk)
 	return PERSO_OK;
 }
 
-static perso_status_t put_keys(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
-			       const perso_init_opts_t *o,
+static perso_status_t put_keys(pc_ctx_t *c, const profile_t *p,
+			       perso_token_t *t, const perso_init_opts_t *o,
 			       const uint8_t serial[PERSO_SERIAL_LEN])
 {
 	const profile_key_t *keys;
@@ -113,7 +114,6 @@ static perso_status_t put_keys(pc_ctx_t *c, const profile_t *p, perso_token_t *t
 
 /* ---- the memory card (ACS pseudo-APDUs, docs/memcard.md) ---- */
 
-
 #define MC_PSC PC_PSC
 
 static perso_status_t mc_init(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
@@ -130,7 +130,7 @@ static perso_status_t mc_init(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
 	perso_status_t st;
 
 	st = pc_xchg(c, "identify", "SELECT_CARD_TYPE", a,
-		  pc_mk(a, 0xFF, 0xA4, 0x00, 0x00, &card_type, 1, -1));
+		     pc_mk(a, 0xFF, 0xA4, 0x00, 0x00, &card_type, 1, -1));
 	if (st == PERSO_OK)
 		st = pc_mc_read(c, "identify", 8, PERSO_SERIAL_LEN, serial);
 	if (st != PERSO_OK)
@@ -141,11 +141,12 @@ static perso_status_t mc_init(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
 	/* The transport PSC: the first 3 bytes of the transport code. */
 	st = perso_transport_code(t, o->tmk, serial, code);
 	if (st != PERSO_OK)
-		return pc_fail(c, st, "transport PSC: %s", perso_token_error(t));
+		return pc_fail(c, st, "transport PSC: %s",
+			       perso_token_error(t));
 	n = pc_mk(a, 0xFF, 0x20, 0x00, 0x00, code, MC_PSC, -1);
 	OPENSSL_cleanse(code, sizeof code);
 	st = pc_xchg_sw(c, "transport PSC", "PRESENT_CODE_MEMORY_CARD", a, n,
-		     0x9007);
+			0x9007);
 	OPENSSL_cleanse(a, sizeof a);
 	if (st != PERSO_OK)
 		return st;
@@ -159,19 +160,19 @@ static perso_status_t mc_init(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
 		len = (unsigned)areas[i].data_len;
 		if (areas[i].start + len > 256 || len > 255)
 			return pc_fail(c, PERSO_ERR_PARAM, "%s: out of memory",
-				    step);
+				       step);
 		st = pc_xchg(c, step, "WRITE_MEMORY_CARD", a,
-			  pc_mk(a, 0xFF, 0xD0, 0x00, (uint8_t)areas[i].start,
-			     areas[i].data, len, -1));
+			     pc_mk(a, 0xFF, 0xD0, 0x00, (uint8_t)areas[i].start,
+				   areas[i].data, len, -1));
 		if (st == PERSO_OK)
 			st = pc_mc_read(c, step, areas[i].start, len, back);
 		if (st != PERSO_OK)
 			return st;
 		if (memcmp(back, areas[i].data, len) != 0)
 			return pc_fail(c, PERSO_ERR_CARD,
-				    "%s: read back differs from what was "
-				    "written",
-				    step);
+				       "%s: read back differs from what was "
+				       "written",
+				       step);
 	}
 
 	/* The issuer's PSC replaces the transport PSC. */
@@ -190,19 +191,19 @@ static perso_status_t mc_init(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
 	for (i = 0; i < na; i++) {
 		if (areas[i].protect != PROFILE_PROTECT_INIT)
 			continue;
-		snprintf(step, sizeof step, "protect area '%s'",
-			 areas[i].name);
+		snprintf(step, sizeof step, "protect area '%s'", areas[i].name);
 		if (areas[i].start >= 32 || areas[i].length == 0)
 			return pc_fail(c, PERSO_ERR_PARAM,
-				    "%s: outside bytes 0..31", step);
+				       "%s: outside bytes 0..31", step);
 		len = areas[i].length;
 		if (areas[i].start + len > 32)
 			len = 32 - areas[i].start;
 		st = pc_mc_read(c, step, areas[i].start, len, back);
 		if (st == PERSO_OK)
 			st = pc_xchg(c, step, "WRITE_PROTECTION_MEMORY_CARD", a,
-				  pc_mk(a, 0xFF, 0xD1, 0x00,
-				     (uint8_t)areas[i].start, back, len, -1));
+				     pc_mk(a, 0xFF, 0xD1, 0x00,
+					   (uint8_t)areas[i].start, back, len,
+					   -1));
 		if (st != PERSO_OK)
 			return st;
 	}
@@ -234,13 +235,13 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 	if (info == NULL || (info->kind != PROFILE_CHIP_COS &&
 			     info->kind != PROFILE_CHIP_MEMCARD))
 		return pc_fail(&c, PERSO_ERR_PARAM,
-			    "init: the profile's chip is not known");
+			       "init: the profile's chip is not known");
 	if (!reader_powered(r)) {
 		rs = reader_power_up(r);
 		if (rs != READER_OK)
-			return pc_fail(&c, PERSO_ERR_IO, "init: power up: %s: %s",
-				    reader_strerror(rs),
-				    reader_error_detail(r));
+			return pc_fail(
+				&c, PERSO_ERR_IO, "init: power up: %s: %s",
+				reader_strerror(rs), reader_error_detail(r));
 	}
 	if (info->kind == PROFILE_CHIP_MEMCARD)
 		return mc_init(&c, p, t, o, serial_out);
@@ -253,16 +254,16 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 		memcpy(serial_out, serial, PERSO_SERIAL_LEN);
 	if (lcs != COS_LC_TRANSPORT)
 		return pc_fail(&c, PERSO_ERR_CARD,
-			    "init: the chip is not in TRANSPORT (life cycle "
-			    "%02X)",
-			    lcs);
+			       "init: the chip is not in TRANSPORT (life cycle "
+			       "%02X)",
+			       lcs);
 
 	/* The transport code: derived in the token, in this buffer and the
 	 * APDU for one exchange. */
 	st = perso_transport_code(t, o->tmk, serial, code);
 	if (st != PERSO_OK)
 		return pc_fail(&c, st, "transport code: %s",
-			    perso_token_error(t));
+			       perso_token_error(t));
 	n = pc_mk(a, 0x00, 0x20, 0x00, 0x1F, code, 8, -1);
 	OPENSSL_cleanse(code, sizeof code);
 	st = pc_xchg(&c, "transport code", "VERIFY 1F", a, n);
@@ -279,7 +280,7 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 	stamp[6] = (uint8_t)(o->equipment >> 8);
 	stamp[7] = (uint8_t)o->equipment;
 	st = pc_xchg(&c, "CPLC stamp", "PUT DATA DF43", a,
-		  pc_mk(a, 0x00, 0xDA, 0xDF, 0x43, stamp, 8, -1));
+		     pc_mk(a, 0x00, 0xDA, 0xDF, 0x43, stamp, 8, -1));
 	if (st != PERSO_OK)
 		return st;
 
@@ -294,7 +295,7 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 		if (n == 0 || n + 5 > sizeof a)
 			return pc_fail(&c, PERSO_ERR_PARAM, "%s: no FCP", step);
 		st = pc_xchg(&c, step, "CREATE FILE", a,
-			  pc_mk(a, 0x00, 0xE0, 0x00, 0x00, fcp, n, -1));
+			     pc_mk(a, 0x00, 0xE0, 0x00, 0x00, fcp, n, -1));
 		if (st != PERSO_OK)
 			return st;
 	}
@@ -311,6 +312,6 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 	st = pc_select_mf(&c, "fuse");
 	if (st == PERSO_OK)
 		st = pc_xchg(&c, "fuse", "SET STATUS 07", a,
-			  pc_mk(a, 0x80, 0xF0, 0x80, 0x07, NULL, 0, -1));
+			     pc_mk(a, 0x80, 0xF0, 0x80, 0x07, NULL, 0, -1));
 	return st;
 }

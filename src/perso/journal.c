@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "perso/perso.h"
+#include "perso/perso_int.h"
 
 #define SERIAL_HEX 17
 
@@ -48,22 +49,6 @@ struct perso_journal {
 	size_t issued, rejected;
 	unsigned next_free; /* no free holder below this one */
 };
-
-static perso_status_t jerr(char *err, size_t cap, perso_status_t st,
-			   const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static perso_status_t jerr(char *err, size_t cap, perso_status_t st,
-			   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && cap > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
 
 static size_t hash(const char *s)
 {
@@ -195,15 +180,16 @@ static perso_status_t load(perso_journal_t *j, char *err, size_t cap)
 	const char *why;
 
 	if (fstat(j->fd, &sb) != 0)
-		return jerr(err, cap, PERSO_ERR_IO, "%s: %s", j->path,
-			    strerror(errno));
+		return pc_err(err, cap, PERSO_ERR_IO, "%s: %s", j->path,
+			      strerror(errno));
 	buf = malloc((size_t)sb.st_size + 1);
 	if (buf == NULL)
 		return PERSO_ERR_NOMEM;
 	got = pread(j->fd, buf, (size_t)sb.st_size, 0);
 	if (got != sb.st_size) {
 		free(buf);
-		return jerr(err, cap, PERSO_ERR_IO, "%s: read error", j->path);
+		return pc_err(err, cap, PERSO_ERR_IO, "%s: read error",
+			      j->path);
 	}
 	buf[got] = '\0';
 	for (p = buf; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
@@ -224,24 +210,24 @@ static perso_status_t load(perso_journal_t *j, char *err, size_t cap)
 			goto bad;
 		if (apply(j, kind, (unsigned)seq, serial, &why) != 0) {
 			free(buf);
-			return jerr(err, cap, PERSO_ERR_FORMAT,
-				    "%s:%u: %s: the journal does not belong "
-				    "to this batch, or was edited",
-				    j->path, lineno, why);
+			return pc_err(err, cap, PERSO_ERR_FORMAT,
+				      "%s:%u: %s: the journal does not belong "
+				      "to this batch, or was edited",
+				      j->path, lineno, why);
 		}
 		good = (size_t)(nl + 1 - buf);
 	}
 	free(buf);
 	/* A line cut by a kill: it never counted, drop it. */
 	if (good != (size_t)got && ftruncate(j->fd, (off_t)good) != 0)
-		return jerr(err, cap, PERSO_ERR_IO, "%s: %s", j->path,
-			    strerror(errno));
+		return pc_err(err, cap, PERSO_ERR_IO, "%s: %s", j->path,
+			      strerror(errno));
 	return PERSO_OK;
 bad:
 	free(buf);
-	return jerr(err, cap, PERSO_ERR_FORMAT,
-		    "%s:%u: not a journal line (B|I|R SEQ SERIAL)", j->path,
-		    lineno);
+	return pc_err(err, cap, PERSO_ERR_FORMAT,
+		      "%s:%u: not a journal line (B|I|R SEQ SERIAL)", j->path,
+		      lineno);
 }
 
 perso_status_t perso_journal_open(const char *path, size_t holders,
@@ -268,17 +254,17 @@ perso_status_t perso_journal_open(const char *path, size_t holders,
 	pthread_mutex_init(&j->mu, NULL);
 	j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (j->fd < 0) {
-		st = jerr(err, errcap, PERSO_ERR_IO, "%s: %s", path,
-			  strerror(errno));
+		st = pc_err(err, errcap, PERSO_ERR_IO, "%s: %s", path,
+			    strerror(errno));
 		free(j->hstate);
 		free(j->cards);
 		free(j);
 		return st;
 	}
 	if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
-		st = jerr(err, errcap, PERSO_ERR_IO,
-			  "%s: another process is personalizing this batch",
-			  path);
+		st = pc_err(err, errcap, PERSO_ERR_IO,
+			    "%s: another process is personalizing this batch",
+			    path);
 		perso_journal_close(j);
 		return st;
 	}

@@ -35,7 +35,8 @@
 
 /* ---------------------------------------------------------------- layout */
 
-#define UNIT_MAX 256 /* a record or the bytes of a transparent file we write */
+#define UNIT_MAX 256 /* a record or the bytes of a transparent file we write \
+		      */
 #define SPANS_MAX 32
 
 typedef struct {
@@ -251,8 +252,7 @@ static int encode(const profile_field_t *f, const char *v, uint8_t *out,
 	return -1;
 }
 
-static int lay_fail(layout_t *l, const char *fmt, const char *a,
-		    const char *b)
+static int lay_fail(layout_t *l, const char *fmt, const char *a, const char *b)
 {
 	if (l->err != NULL && l->errcap > 0)
 		snprintf(l->err, l->errcap, fmt, a, b);
@@ -299,7 +299,10 @@ static int span_add(unit_t *u, unsigned off, unsigned len)
 
 static size_t tag_put(uint32_t tag, uint8_t *out)
 {
-	size_t n = tag > 0xFFFFFF ? 4 : tag > 0xFFFF ? 3 : tag > 0xFF ? 2 : 1,
+	size_t n = tag > 0xFFFFFF ? 4 :
+		   tag > 0xFFFF	  ? 3 :
+		   tag > 0xFF	  ? 2 :
+				    1,
 	       i;
 
 	for (i = 0; i < n; i++)
@@ -422,7 +425,7 @@ static int layout_cos(layout_t *l, const perso_holder_t *h)
 					"no file to place it in");
 		file = &files[pl->file];
 		len = file->type == COS_FT_EF_TRANSPARENT ? file->size :
-							     file->size;
+							    file->size;
 		if (file->type == COS_FT_EF_TRANSPARENT) {
 			if (file->size > UNIT_MAX)
 				len = UNIT_MAX; /* spans carry the offsets */
@@ -475,15 +478,15 @@ static int layout_cos(layout_t *l, const perso_holder_t *h)
 		for (j = i; j < nf && ni < 64; j++) {
 			const profile_place_t *q = &fs[j].place;
 
-			if (q->kind != PROFILE_PLACE_TLV || q->file != pl->file ||
-			    q->record != pl->record || q->offset != pl->offset ||
-			    fs[j].secret || j >= h->nvalues ||
-			    h->values[j] == NULL)
+			if (q->kind != PROFILE_PLACE_TLV ||
+			    q->file != pl->file || q->record != pl->record ||
+			    q->offset != pl->offset || fs[j].secret ||
+			    j >= h->nvalues || h->values[j] == NULL)
 				continue;
 			if (encode(&fs[j], h->values[j], vals[ni], UNIT_MAX,
 				   &it[ni].n, &why) != 0)
-				return lay_fail(l, "field '%s': %s",
-						fs[j].name, why);
+				return lay_fail(l, "field '%s': %s", fs[j].name,
+						why);
 			it[ni].pl = q;
 			it[ni].v = vals[ni];
 			ni++;
@@ -648,8 +651,8 @@ static perso_status_t open_session(run_t *r, scp03_host_t *s)
 		return st;
 	}
 	level = (uint8_t)(sc->level & (SCP03_HOST_C_MAC | SCP03_HOST_C_DEC));
-	hs = scp03_host_external_authenticate(s, r->c.resp, r->c.rlen, level,
-					      a, sizeof a, &n);
+	hs = scp03_host_external_authenticate(s, r->c.resp, r->c.rlen, level, a,
+					      sizeof a, &n);
 	if (hs != SCP03_HOST_OK) {
 		scp03_host_end(s);
 		return pc_fail(&r->c, PERSO_ERR_CARD, "secure channel: %s",
@@ -681,11 +684,10 @@ static perso_status_t write_unit(run_t *r, const unit_t *u)
 		for (i = 0; i < u->nspan; i++) {
 			unsigned off = u->span[i].off, len = u->span[i].len;
 
-			st = pc_xchg(&r->c, step, "UPDATE BINARY", a,
-				     pc_mk(a, 0x00, 0xD6,
-					   (uint8_t)(off >> 8 & 0x7F),
-					   (uint8_t)off, u->data + off, len,
-					   -1));
+			st = pc_xchg(
+				&r->c, step, "UPDATE BINARY", a,
+				pc_mk(a, 0x00, 0xD6, (uint8_t)(off >> 8 & 0x7F),
+				      (uint8_t)off, u->data + off, len, -1));
 			if (st != PERSO_OK)
 				return st;
 		}
@@ -693,24 +695,23 @@ static perso_status_t write_unit(run_t *r, const unit_t *u)
 	}
 	/* Records start empty (APPEND adds them): the records before this
 	 * one are made empty-filled first, in order. */
-	snprintf(step, sizeof step, "file '%s' record %u", f->name,
-		 u->record);
+	snprintf(step, sizeof step, "file '%s' record %u", f->name, u->record);
 	st = pc_xchg_any(&r->c, step, "UPDATE RECORD", a,
-			 pc_mk(a, 0x00, 0xDC, (uint8_t)u->record, 0x04,
-			       u->data, u->len, -1),
+			 pc_mk(a, 0x00, 0xDC, (uint8_t)u->record, 0x04, u->data,
+			       u->len, -1),
 			 &sw);
 	if (st != PERSO_OK || sw == 0x9000)
 		return st;
 	if (sw != 0x6A83)
-		return pc_fail(&r->c, PERSO_ERR_CARD, "%s: UPDATE RECORD: SW %04X",
-			       step, sw);
+		return pc_fail(&r->c, PERSO_ERR_CARD,
+			       "%s: UPDATE RECORD: SW %04X", step, sw);
 	for (i = 1; i < u->record; i++) {
 		static const uint8_t zero[UNIT_MAX];
 
-		st = pc_xchg_any(&r->c, step, "READ RECORD", a,
-				 pc_mk(a, 0x00, 0xB2, (uint8_t)i, 0x04, NULL,
-				       0, 0),
-				 &sw);
+		st = pc_xchg_any(
+			&r->c, step, "READ RECORD", a,
+			pc_mk(a, 0x00, 0xB2, (uint8_t)i, 0x04, NULL, 0, 0),
+			&sw);
 		if (st != PERSO_OK)
 			return st;
 		if (sw == 0x6A83) {
@@ -757,9 +758,9 @@ static perso_status_t check_unit(run_t *r, const unit_t *u)
 		}
 		return PERSO_OK;
 	}
-	st = pc_xchg(&r->c, step, "READ RECORD", a,
-		     pc_mk(a, 0x00, 0xB2, (uint8_t)u->record, 0x04, NULL, 0,
-			   0));
+	st = pc_xchg(
+		&r->c, step, "READ RECORD", a,
+		pc_mk(a, 0x00, 0xB2, (uint8_t)u->record, 0x04, NULL, 0, 0));
 	if (st != PERSO_OK)
 		return st;
 	if (r->c.rlen != u->len || memcmp(r->c.resp, u->data, u->len) != 0)
@@ -784,8 +785,8 @@ static perso_status_t pins(run_t *r, int check)
 
 		if (v == NULL)
 			continue;
-		snprintf(step, sizeof step, "%sPIN '%s'",
-			 check ? "check " : "", ps[i].name);
+		snprintf(step, sizeof step, "%sPIN '%s'", check ? "check " : "",
+			 ps[i].name);
 		st = pc_select(&r->c, r->p, ps[i].df, step);
 		if (st != PERSO_OK)
 			return st;
@@ -883,9 +884,9 @@ static perso_status_t perso_cos(run_t *r, perso_card_info_t *info)
 		if (st == PERSO_OK)
 			st = pc_select_mf(&r->c, "activate");
 		if (st == PERSO_OK)
-			st = pc_xchg(&r->c, "activate", "SET STATUS 0F", a,
-				     pc_mk(a, 0x80, 0xF0, 0x80, 0x0F, NULL, 0,
-					   -1));
+			st = pc_xchg(
+				&r->c, "activate", "SET STATUS 0F", a,
+				pc_mk(a, 0x80, 0xF0, 0x80, 0x0F, NULL, 0, -1));
 	} else {
 		st = check_stamp(r);
 	}
@@ -930,8 +931,7 @@ static perso_status_t perso_mc(run_t *r, perso_card_info_t *info)
 	if (st != PERSO_OK)
 		return st;
 	memcpy(info->serial, r->serial, PERSO_SERIAL_LEN);
-	st = pc_issuer_psc(&r->c, r->p, r->t, r->o->wrap_label, r->serial,
-			   psc);
+	st = pc_issuer_psc(&r->c, r->p, r->t, r->o->wrap_label, r->serial, psc);
 	if (st != PERSO_OK)
 		return st;
 	i = pc_mk(a, 0xFF, 0x20, 0x00, 0x00, psc, PC_PSC, -1);
@@ -968,17 +968,17 @@ static perso_status_t perso_mc(run_t *r, perso_card_info_t *info)
 			if (st != PERSO_OK)
 				return st;
 			if (memcmp(back, u->data + u->span[j].off, len) != 0)
-				return pc_fail(&r->c, PERSO_ERR_CARD,
-					       "%s: read back differs from what "
-					       "was written",
-					       step);
+				return pc_fail(
+					&r->c, PERSO_ERR_CARD,
+					"%s: read back differs from what "
+					"was written",
+					step);
 		}
 	}
 	for (i = 0; i < na; i++) {
 		if (areas[i].protect != PROFILE_PROTECT_PERSO)
 			continue;
-		snprintf(step, sizeof step, "protect area '%s'",
-			 areas[i].name);
+		snprintf(step, sizeof step, "protect area '%s'", areas[i].name);
 		if (areas[i].start >= 32)
 			return pc_fail(&r->c, PERSO_ERR_PARAM,
 				       "%s: outside bytes 0..31", step);
@@ -987,11 +987,10 @@ static perso_status_t perso_mc(run_t *r, perso_card_info_t *info)
 			len = 32 - areas[i].start;
 		st = pc_mc_read(&r->c, step, areas[i].start, len, back);
 		if (st == PERSO_OK)
-			st = pc_xchg(&r->c, step,
-				     "WRITE_PROTECTION_MEMORY_CARD", a,
-				     pc_mk(a, 0xFF, 0xD1, 0x00,
-					   (uint8_t)areas[i].start, back, len,
-					   -1));
+			st = pc_xchg(
+				&r->c, step, "WRITE_PROTECTION_MEMORY_CARD", a,
+				pc_mk(a, 0xFF, 0xD1, 0x00,
+				      (uint8_t)areas[i].start, back, len, -1));
 		if (st != PERSO_OK)
 			return st;
 	}
@@ -1017,10 +1016,11 @@ perso_status_t perso_card(reader_t *rd, const profile_t *p, perso_token_t *t,
 	if (err != NULL && errcap > 0)
 		err[0] = '\0';
 	if (rd == NULL || p == NULL || t == NULL || o == NULL || h == NULL)
-		return pc_fail(&r.c, PERSO_ERR_PARAM, "perso: missing argument");
+		return pc_fail(&r.c, PERSO_ERR_PARAM,
+			       "perso: missing argument");
 	pi = profile_info(p);
-	if (pi == NULL || (pi->kind != PROFILE_CHIP_COS &&
-			   pi->kind != PROFILE_CHIP_MEMCARD))
+	if (pi == NULL ||
+	    (pi->kind != PROFILE_CHIP_COS && pi->kind != PROFILE_CHIP_MEMCARD))
 		return pc_fail(&r.c, PERSO_ERR_PARAM,
 			       "perso: the profile's chip is not known");
 	/* The holder's data first: a holder that cannot be encoded is
@@ -1061,9 +1061,9 @@ perso_status_t perso_card_serial(reader_t *rd, const profile_t *p,
 	if (st != PERSO_OK)
 		return st;
 	if (pi->kind == PROFILE_CHIP_MEMCARD) {
-		st = pc_xchg(&c, "identify", "SELECT_CARD_TYPE", a,
-			     pc_mk(a, 0xFF, 0xA4, 0x00, 0x00, &card_type, 1,
-				   -1));
+		st = pc_xchg(
+			&c, "identify", "SELECT_CARD_TYPE", a,
+			pc_mk(a, 0xFF, 0xA4, 0x00, 0x00, &card_type, 1, -1));
 		if (st == PERSO_OK)
 			st = pc_mc_read(&c, "identify", 8, PERSO_SERIAL_LEN,
 					serial);
@@ -1163,9 +1163,8 @@ perso_status_t perso_mailer_append(const char *path, const char *serial_hex,
 	free(buf);
 	if (!found) {
 		n = strlen(line);
-		if (fseek(f, 0, SEEK_END) != 0 ||
-		    fwrite(line, 1, n, f) != n || fputc('\n', f) == EOF ||
-		    fflush(f) != 0 || fsync(fd) != 0)
+		if (fseek(f, 0, SEEK_END) != 0 || fwrite(line, 1, n, f) != n ||
+		    fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fd) != 0)
 			st = PERSO_ERR_IO;
 	}
 	if (fclose(f) != 0)

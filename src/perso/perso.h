@@ -73,8 +73,8 @@ const char *perso_batch_key(const perso_batch_t *b); /* the batch key */
  * i (NULL: empty), secret fields decrypted; pins[j] the value of profile
  * PIN j as digits or characters (NULL: the PIN gets no value). */
 typedef struct {
-	unsigned seq;  /* the record's number in the batch, 1.. */
-	unsigned line; /* its line in the holder file */
+	unsigned seq;		 /* the record's number in the batch, 1.. */
+	unsigned line;		 /* its line in the holder file */
 	char ref[PERSO_REF_MAX]; /* the holder's reference: the first field
 				    that is both traced and unique (else
 				    the first traced one), else "#SEQ" */
@@ -90,9 +90,8 @@ typedef struct {
  * altered, does not decrypt: PERSO_ERR_FORMAT). h is the caller's, freed
  * and wiped with perso_holder_clear().
  */
-perso_status_t perso_batch_holder(perso_batch_t *b, size_t i,
-				  perso_token_t *t, perso_holder_t *h,
-				  char *err, size_t errcap);
+perso_status_t perso_batch_holder(perso_batch_t *b, size_t i, perso_token_t *t,
+				  perso_holder_t *h, char *err, size_t errcap);
 /* The holder's reference of record i without decrypting anything. */
 const char *perso_batch_ref(const perso_batch_t *b, size_t i);
 /* The record's traced fields as a JSON object {"name":"value",...} in buf
@@ -106,9 +105,9 @@ void perso_holder_clear(perso_holder_t *h);
 /* ---------------------------------------------------------------- card */
 
 typedef struct {
-	const char *wrap_label;	 /* AES wrapping key for card keys */
-	uint16_t personalizer;	 /* CPLC DF44: who */
-	uint32_t equipment;	 /* CPLC DF44: equipment ID */
+	const char *wrap_label; /* AES wrapping key for card keys */
+	uint16_t personalizer;	/* CPLC DF44: who */
+	uint32_t equipment;	/* CPLC DF44: equipment ID */
 } perso_card_opts_t;
 
 typedef struct {

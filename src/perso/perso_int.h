@@ -25,7 +25,7 @@ typedef struct {
 	size_t errcap;
 	scp03_host_t *sm; /* non-NULL: every command goes wrapped */
 	uint8_t resp[COS_RAPDU_MAX];
-	size_t rlen; /* data only */
+	size_t rlen;	  /* data only */
 	unsigned apdus;	  /* exchanged in this session */
 	size_t bytes_out; /* command bytes sent (as wrapped) */
 	size_t bytes_in;  /* response bytes, SW included */
@@ -33,6 +33,11 @@ typedef struct {
 
 perso_status_t pc_fail(pc_ctx_t *c, perso_status_t st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A message into err (cap bytes; either may be NULL/0), returning st: the
+ * error convention of every function of src/perso that takes err. */
+perso_status_t pc_err(char *err, size_t cap, perso_status_t st, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
 
 /* A short APDU: data (n bytes, n <= 255) if n > 0, Le if le >= 0. */
 size_t pc_mk(uint8_t *out, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
@@ -80,8 +85,8 @@ perso_status_t pc_card_key(pc_ctx_t *c, const profile_key_t *k,
 
 /* The memory card's issuer PSC (3 bytes), and a read of its memory. */
 #define PC_PSC 3
-perso_status_t pc_issuer_psc(pc_ctx_t *c, const profile_t *p,
-			     perso_token_t *t, const char *wrap_label,
+perso_status_t pc_issuer_psc(pc_ctx_t *c, const profile_t *p, perso_token_t *t,
+			     const char *wrap_label,
 			     const uint8_t serial[PERSO_SERIAL_LEN],
 			     uint8_t psc[PC_PSC]);
 perso_status_t pc_mc_read(pc_ctx_t *c, const char *step, unsigned addr,

@@ -20,6 +20,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "perso/prep.h"
+#include "perso/perso_int.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -821,17 +822,6 @@ static int write_record(void *ctx, unsigned line, const char *const *values,
 	return ferror(w->f) ? -1 : 0;
 }
 
-static void put_err(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || cap == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
-
 /* The folder of path, for its fsync. */
 static void fsync_dir_of(const char *path)
 {
@@ -927,12 +917,14 @@ perso_status_t perso_prep_batch(perso_token_t *t, const profile_t *p,
 	    out_path == NULL || batch_key == NULL || rep == NULL)
 		return PERSO_ERR_PARAM;
 	if (perso_key_kcv(t, batch_key, kcv) != PERSO_OK) {
-		put_err(err, errcap, "batch key: %s", perso_token_error(t));
+		pc_err(err, errcap, PERSO_OK, "batch key: %s",
+		       perso_token_error(t));
 		return PERSO_ERR_NOT_FOUND;
 	}
 	buf = slurp(holders_path, &len);
 	if (buf == NULL) {
-		put_err(err, errcap, "%s: %s", holders_path, strerror(errno));
+		pc_err(err, errcap, PERSO_OK, "%s: %s", holders_path,
+		       strerror(errno));
 		return PERSO_ERR_IO;
 	}
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", out_path) >=
@@ -944,7 +936,7 @@ perso_status_t perso_prep_batch(perso_token_t *t, const profile_t *p,
 	memset(&w, 0, sizeof w);
 	w.f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (w.f == NULL) {
-		put_err(err, errcap, "%s: %s", tmp, strerror(errno));
+		pc_err(err, errcap, PERSO_OK, "%s: %s", tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		free(buf);
@@ -962,16 +954,16 @@ perso_status_t perso_prep_batch(perso_token_t *t, const profile_t *p,
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	if (st == PERSO_ERR_IO && w.st != PERSO_OK) {
-		put_err(err, errcap, "encrypting a secret: %s",
-			perso_token_error(t));
+		pc_err(err, errcap, PERSO_OK, "encrypting a secret: %s",
+		       perso_token_error(t));
 		st = w.st;
 	} else if (st != PERSO_OK) {
-		put_err(err, errcap, "%s", rep->fatal);
+		pc_err(err, errcap, PERSO_OK, "%s", rep->fatal);
 	} else if (rep->bad && !skip_bad) {
-		put_err(err, errcap,
-			"%zu bad record%s: nothing written (--skip-bad "
-			"writes the good ones)",
-			rep->bad, rep->bad == 1 ? "" : "s");
+		pc_err(err, errcap, PERSO_OK,
+		       "%zu bad record%s: nothing written (--skip-bad "
+		       "writes the good ones)",
+		       rep->bad, rep->bad == 1 ? "" : "s");
 		st = PERSO_ERR_FORMAT;
 	}
 	if (st != PERSO_OK) {
@@ -985,7 +977,8 @@ perso_status_t perso_prep_batch(perso_token_t *t, const profile_t *p,
 		fd = open(rtmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		rf = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (rf == NULL) {
-			put_err(err, errcap, "%s: %s", rtmp, strerror(errno));
+			pc_err(err, errcap, PERSO_OK, "%s: %s", rtmp,
+			       strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			fclose(w.f);
@@ -997,15 +990,16 @@ perso_status_t perso_prep_batch(perso_token_t *t, const profile_t *p,
 			fprintf(rf, "%u\t%s\t%s\n", rep->v[i].line,
 				rep->v[i].field, rep->v[i].reason);
 		if (commit(rf, rtmp, reject_path) != 0) {
-			put_err(err, errcap, "%s: %s", reject_path,
-				strerror(errno));
+			pc_err(err, errcap, PERSO_OK, "%s: %s", reject_path,
+			       strerror(errno));
 			fclose(w.f);
 			unlink(tmp);
 			return PERSO_ERR_IO;
 		}
 	}
 	if (commit(w.f, tmp, out_path) != 0) {
-		put_err(err, errcap, "%s: %s", out_path, strerror(errno));
+		pc_err(err, errcap, PERSO_OK, "%s: %s", out_path,
+		       strerror(errno));
 		return PERSO_ERR_IO;
 	}
 	return PERSO_OK;

@@ -143,17 +143,6 @@ const char *perso_key_role_name(perso_key_role_t r)
 
 /* ---------------------------------------------------------------- errors */
 
-static void put_err(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || cap == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
-
 static perso_status_t tok_fail(perso_token_t *t, perso_status_t st,
 			       const char *fmt, ...)
 {
@@ -374,10 +363,10 @@ perso_status_t perso_token_init(const char *module, const char *label,
 	if (label == NULL)
 		label = PERSO_DEFAULT_TOKEN;
 	if (so_pin == NULL || user_pin == NULL || strlen(label) > 32) {
-		put_err(err, errcap,
-			"token init: a label of at most 32 "
-			"characters, an SO PIN and a user PIN "
-			"are needed");
+		pc_err(err, errcap, PERSO_OK,
+		       "token init: a label of at most 32 "
+		       "characters, an SO PIN and a user PIN "
+		       "are needed");
 		return PERSO_ERR_PARAM;
 	}
 	memset(&t, 0, sizeof t);
@@ -458,7 +447,7 @@ perso_status_t perso_token_init(const char *module, const char *label,
 	}
 	free(v);
 	if (st != PERSO_OK)
-		put_err(err, errcap, "%s", t.err);
+		pc_err(err, errcap, PERSO_OK, "%s", t.err);
 	unload(&t);
 	return st;
 }
@@ -481,7 +470,8 @@ perso_status_t perso_token_open(const char *module, const char *label,
 	if (label == NULL)
 		label = PERSO_DEFAULT_TOKEN;
 	if (pin == NULL) {
-		put_err(err, errcap, "token '%s': no user PIN given", label);
+		pc_err(err, errcap, PERSO_OK, "token '%s': no user PIN given",
+		       label);
 		return PERSO_ERR_PIN;
 	}
 	t = calloc(1, sizeof *t);
@@ -533,7 +523,7 @@ perso_status_t perso_token_open(const char *module, const char *label,
 				      ckr_name(rv));
 	}
 	if (st != PERSO_OK) {
-		put_err(err, errcap, "%s", t->err);
+		pc_err(err, errcap, PERSO_OK, "%s", t->err);
 		perso_token_close(t);
 		return st;
 	}
@@ -1047,8 +1037,8 @@ perso_status_t perso_key_unwrap_clear(perso_token_t *t, const char *wrap_label,
 	a[3] = (CK_ATTRIBUTE){ CKA_PRIVATE, &yes, sizeof yes };
 	a[4] = (CK_ATTRIBUTE){ CKA_SENSITIVE, &no, sizeof no };
 	a[5] = (CK_ATTRIBUTE){ CKA_EXTRACTABLE, &yes, sizeof yes };
-	rv = t->f->C_UnwrapKey(t->s, &m, wrap, (CK_BYTE_PTR)wrapped, wlen, a,
-			       6, &h);
+	rv = t->f->C_UnwrapKey(t->s, &m, wrap, (CK_BYTE_PTR)wrapped, wlen, a, 6,
+			       &h);
 	if (rv != CKR_OK)
 		return tok_fail(t, rv_status(rv),
 				"key under '%s': C_UnwrapKey: %s", wrap_label,
@@ -1163,10 +1153,10 @@ static void info_of(perso_token_t *t, CK_OBJECT_HANDLE h, perso_key_info_t *k)
 		k->type = PERSO_KEY_3DES3;
 	k->sensitive = sens == CK_TRUE;
 	k->extractable = ext == CK_TRUE;
-	k->role = der && !wrap && !dec	? PERSO_ROLE_MASTER :
-		  wrap && !der && !dec	? PERSO_ROLE_WRAP :
-		  dec && !der && !wrap	? PERSO_ROLE_BATCH :
-					  PERSO_ROLE_OTHER;
+	k->role = der && !wrap && !dec ? PERSO_ROLE_MASTER :
+		  wrap && !der && !dec ? PERSO_ROLE_WRAP :
+		  dec && !der && !wrap ? PERSO_ROLE_BATCH :
+					 PERSO_ROLE_OTHER;
 	if (k->type != 0 && kcv_of(t, h, k->label, k->kcv) == PERSO_OK)
 		k->has_kcv = 1;
 	t->err[0] = '\0';

@@ -107,7 +107,8 @@ static void fuzz_batch(const profile_t *p, const uint8_t *data, size_t len)
 
 			CHECK(ref != NULL && ref[0] != '\0');
 			jl = perso_batch_trace_json(b, i, json, sizeof json);
-			CHECK(jl == 0 || (json[0] == '{' && json[jl - 1] == '}'));
+			CHECK(jl == 0 ||
+			      (json[0] == '{' && json[jl - 1] == '}'));
 		}
 		CHECK(perso_batch_ref(b, n) == NULL);
 		CHECK(perso_batch_key(b)[0] != '\0');
