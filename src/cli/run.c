@@ -851,9 +851,9 @@ int run_order(const run_opts_t *ro)
 
 	if (ro->prepare_only) {
 		printf("prepared: parts 2 to 5 done; start stations with\n"
-		       "  cardfab station --work %s --db %s --order %s "
+		       "  cardfab station --work '%s' --db '%s' --order %s "
 		       "--part init\n"
-		       "  cardfab station --work %s --db %s --order %s "
+		       "  cardfab station --work '%s' --db '%s' --order %s "
 		       "--part perso\n",
 		       r.work, r.db, r.o.name, r.work, r.db, r.o.name);
 		rc = CLI_OK;

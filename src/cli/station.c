@@ -305,6 +305,21 @@ int cmd_station(int argc, char **argv)
 		goto out;
 	}
 	progress_end(cfg.progress);
+	if (res.ok + res.rejected == 0 && cfg.part == MES_PART_PERSO &&
+	    !station_loop_stopping()) {
+		mes_t *m = NULL;
+		mes_order_t ord;
+		mes_counts_t k;
+
+		if (mes_open(db, &m, err, sizeof err) == MES_OK &&
+		    mes_find_order(m, o.name, &ord) == MES_OK &&
+		    mes_counts(m, ord.id, &k) == MES_OK && k.built > 0)
+			printf("station %s: no card awaits personalization yet "
+			       "(%lld await initialization): start init "
+			       "stations first, or give --follow\n",
+			       name, (long long)k.built);
+		mes_close(m);
+	}
 	printf("station %s: %llu card%s %s, %llu rejected\n", name,
 	       (unsigned long long)res.ok, res.ok == 1 ? "" : "s",
 	       cfg.part == MES_PART_INIT ? "initialized" : "issued",
