@@ -461,10 +461,19 @@ static int part_over(shared_t *sh, mes_t *m, int64_t order_id)
 	const station_cfg_t *cfg = sh->cfg;
 	mes_counts_t k;
 
-	if (cfg->follow)
-		return 0;
+	mes_order_t o;
+
 	if (mes_counts(m, order_id, &k) != MES_OK)
 		return 1;
+	if (cfg->follow) {
+		/* a finished or cancelled order brings no more cards */
+		if (mes_find_order(m, cfg->order_name, &o) == MES_OK &&
+		    (o.status == MES_ORDER_DONE ||
+		     o.status == MES_ORDER_CANCELLED))
+			return 1;
+		return cfg->part == MES_PART_PERSO && k.holders > 0 &&
+		       k.holders_issued >= k.holders;
+	}
 	if (k.claimed == 0)
 		return 1; /* nobody works on anything: nothing will come */
 	if (cfg->part == MES_PART_INIT)

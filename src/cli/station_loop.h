@@ -61,7 +61,9 @@ typedef struct {
 	const char *station_name; /* see the top */
 	const char *host;	  /* recorded with the station */
 	int follow;		  /* 1: when no card is left, wait for more
-				     (a factory's station); 0: return */
+				     (a factory's station) until the order
+				     is done or cancelled (perso: every
+				     holder issued); 0: return */
 	int64_t lease_ms;	  /* 0: 60 s */
 	progress_t *progress;	  /* may be NULL */
 } station_cfg_t;

@@ -13,7 +13,10 @@
 # order killed (SIGKILL) again and again at growing delays and rerun
 # each time ends with every holder issued at most once and the mailer
 # without duplicates; `cardfab station` on a prepared order
-# (--prepare-only) does parts 6 and 7; order file errors name the file,
+# (--prepare-only) does parts 6 and 7, on SQLite and on a throwaway
+# PostgreSQL server (init and perso stations at once, perso with
+# --follow; only noted when PostgreSQL cannot run here); order file
+# errors name the file,
 # the line and the field. No token PIN in any output.
 #
 # Exit 77 (skipped, loudly) only when SoftHSM2 is not installed.
@@ -257,6 +260,40 @@ h_issued=$(sql "$db" "SELECT count(*) FROM holder WHERE issued = 1")
 [ "$(wc -l <ws/mailer.txt)" -eq 40 ] || fail "stations: mailer not 40 lines"
 run 0 run s40.yaml --work ws
 expect out "40 of 40 holders issued a card"
+
+# On PostgreSQL (a throwaway server from test_mes_pg.sh, when it can run
+# here): init and perso stations started together, perso with --follow.
+order P30 30 0x43460E04 p30.yaml
+cat >pg.sh <<'EOF'
+set -e
+bin=$1
+u=$CARDFAB_MES_PG_URL
+"$bin" run p30.yaml --work wp --db "$u" --prepare-only
+"$bin" station --order P30 --work wp --db "$u" --part perso --name pp \
+	--threads 2 --follow >pp.out 2>&1 &
+pp=$!
+"$bin" station --order P30 --work wp --db "$u" --part init --name pi1 &
+pi=$!
+"$bin" station --order P30 --work wp --db "$u" --part init --name pi2
+wait "$pi"
+wait "$pp"
+cat pp.out
+"$bin" run p30.yaml --work wp --db "$u"
+EOF
+rc=0
+bash "$src/tests/unit/test_mes_pg.sh" --run bash pg.sh "$bin" >out 2>err || rc=$?
+cat out err >>"$all_out"
+if [ "$rc" -eq 77 ]; then
+	echo "test_run: note: PostgreSQL cannot run here: stations on" \
+		"PostgreSQL NOT tested" >&2
+elif [ "$rc" -ne 0 ]; then
+	fail "stations on PostgreSQL exited $rc"
+	sed 's/^/  /' err >&2
+else
+	expect out "station pp: 30 cards issued"
+	expect out "30 of 30 holders issued a card"
+	[ "$(wc -l <wp/mailer.txt)" -eq 30 ] || fail "PostgreSQL: mailer not 30 lines"
+fi
 
 # ---------------------------------------------------------------- errors
 
