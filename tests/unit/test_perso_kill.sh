@@ -138,19 +138,27 @@ while [ "$kills" -lt "$KILLS_WANTED" ]; do
 	rm -rf cards "kill.batch.journal" "kill.batch.out"
 	cp -r pristine cards
 	done_round=0
+	round_kills=0
 	while [ "$done_round" -eq 0 ]; do
 		runs=$((runs + 1))
 		"$bin" perso --batch kill.batch --profile "$yaml" --cards cards \
 			--stations 2 "${T[@]}" >run.out 2>run.err &
 		pid=$!
-		# 0 to ~80 ms: from the process start to the middle of a run.
-		sleep "0.0$((RANDOM % 8))$((RANDOM % 10))"
+		# A random moment from the process start to the middle of a
+		# run: 0 to 80 ms at first, a range that doubles every 4
+		# kills of a round, so that a slow build (sanitizers) gets
+		# through its start too.
+		max_ms=$((80 << (round_kills / 4)))
+		[ "$max_ms" -le 5000 ] || max_ms=5000
+		ms=$(((RANDOM * 32768 + RANDOM) % max_ms))
+		sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
 		kill -9 "$pid" 2>/dev/null || true
 		rc=0
 		wait "$pid" || rc=$?
 		grep -q "restored from its copy" run.err && restores=$((restores + 1))
 		if [ "$rc" -eq 137 ]; then
 			kills=$((kills + 1))
+			round_kills=$((round_kills + 1))
 		elif [ "$rc" -eq 0 ]; then
 			done_round=1
 		else
