@@ -44,10 +44,10 @@ void usage_station(FILE *f);
 /* What `cardfab run` is given (docs/run.md). */
 typedef struct {
 	const char *order_file;
-	const char *work;   /* NULL: ./NAME.work */
-	const char *db;	    /* NULL: sqlite:WORK/cardfab.db */
-	unsigned stations;  /* 0: the order's */
-	int prepare_only;   /* 1: stop before parts 6 and 7 */
+	const char *work;  /* NULL: ./NAME.work */
+	const char *db;	   /* NULL: sqlite:WORK/cardfab.db */
+	unsigned stations; /* 0: the order's */
+	int prepare_only;  /* 1: stop before parts 6 and 7 */
 	const char *token_dir, *token_module, *token_label, *pin_file,
 		*pin_env; /* NULL: the work folder's own token */
 } run_opts_t;

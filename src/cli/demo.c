@@ -1131,8 +1131,10 @@ static int find_order(char *out, size_t cap)
 				snprintf(out, cap, "%s", abs);
 				return 0;
 			}
-			snprintf(out, cap, "%s/../share/cardfab/orders/"
-				 "demo.yaml", exe);
+			snprintf(out, cap,
+				 "%s/../share/cardfab/orders/"
+				 "demo.yaml",
+				 exe);
 			if (stat(out, &sb) == 0)
 				return 0;
 		}
@@ -1143,7 +1145,11 @@ static int find_order(char *out, size_t cap)
 
 static int demo_order(int argc, char **argv)
 {
-	enum { O_WORK = 256, O_ORDER, O_STATIONS };
+	enum {
+		O_WORK = 256,
+		O_ORDER,
+		O_STATIONS
+	};
 	static const struct option opts[] = {
 		{ "work", required_argument, NULL, O_WORK },
 		{ "order", required_argument, NULL, O_ORDER },

@@ -43,54 +43,82 @@ typedef struct {
 #define LOFF(f) (offsetof(order_t, line) + offsetof(line_params_t, f))
 
 static const field_t top_fields[] = {
-	{ "name", K_STR, OFF(name), 1, 60, "the order's name (1 to 60 characters)" },
+	{ "name", K_STR, OFF(name), 1, 60,
+	  "the order's name (1 to 60 characters)" },
 	{ "profile", K_STR, OFF(profile), 1, 4000, "the card profile's path" },
-	{ "holders", K_STR, OFF(holders), 1, 4000, "the holder file's path (CSV)" },
-	{ "quantity", K_INT, OFF(quantity), 1, 10000000, "a number of cards, 1 to 10,000,000" },
+	{ "holders", K_STR, OFF(holders), 1, 4000,
+	  "the holder file's path (CSV)" },
+	{ "quantity", K_INT, OFF(quantity), 1, 10000000,
+	  "a number of cards, 1 to 10,000,000" },
 	{ "seed", K_U64, OFF(seed), 0, 0, "an unsigned number" },
-	{ "stations", K_UINT, OFF(stations), 1, ORDER_MAX_STATIONS, "1 to 64 stations" },
+	{ "stations", K_UINT, OFF(stations), 1, ORDER_MAX_STATIONS,
+	  "1 to 64 stations" },
 };
 
 static const field_t line_fields[] = {
 	{ "lots", K_UINT, LOFF(lots), 1, 4095, "1 to 4095 lots" },
-	{ "wafers-per-lot", K_UINT, LOFF(wafers_per_lot), 1, 32, "1 to 32 wafers" },
-	{ "wafer-diameter-mm", K_DOUBLE, LOFF(wafer_diameter_mm), 25, 450, "a diameter of 25 to 450 mm" },
-	{ "edge-exclusion-mm", K_DOUBLE, LOFF(edge_exclusion_mm), 0, 50, "0 to 50 mm" },
+	{ "wafers-per-lot", K_UINT, LOFF(wafers_per_lot), 1, 32,
+	  "1 to 32 wafers" },
+	{ "wafer-diameter-mm", K_DOUBLE, LOFF(wafer_diameter_mm), 25, 450,
+	  "a diameter of 25 to 450 mm" },
+	{ "edge-exclusion-mm", K_DOUBLE, LOFF(edge_exclusion_mm), 0, 50,
+	  "0 to 50 mm" },
 	{ "die-width-mm", K_DOUBLE, LOFF(die_w_mm), 0.5, 30, "0.5 to 30 mm" },
 	{ "die-height-mm", K_DOUBLE, LOFF(die_h_mm), 0.5, 30, "0.5 to 30 mm" },
-	{ "serial-prefix", K_U32, LOFF(serial_prefix), 0, 0, "4 bytes, e.g. 0x43460001" },
+	{ "serial-prefix", K_U32, LOFF(serial_prefix), 0, 0,
+	  "4 bytes, e.g. 0x43460001" },
 	{ "lot-prefix", K_STR, OFF(lot_prefix), 1, 20, "1 to 20 characters" },
-	{ "fab", K_STR, OFF(fab_name), 1, 60, "the fab's name (1 to 60 characters)" },
+	{ "fab", K_STR, OFF(fab_name), 1, 60,
+	  "the fab's name (1 to 60 characters)" },
 	{ "fab-date", K_DATE, OFF(fab_day_us), 0, 0, "a date YYYY-MM-DD" },
-	{ "probe-yield", K_DOUBLE, LOFF(probe_yield), 0.01, 1, "a fraction, 0.01 to 1" },
-	{ "cluster-alpha", K_DOUBLE, LOFF(cluster_alpha), 0.5, 8, "0.5 to 8 (steps of 0.5)" },
-	{ "cluster-radius", K_DOUBLE, LOFF(cluster_radius), 0, 8, "0 to 8 dies" },
+	{ "probe-yield", K_DOUBLE, LOFF(probe_yield), 0.01, 1,
+	  "a fraction, 0.01 to 1" },
+	{ "cluster-alpha", K_DOUBLE, LOFF(cluster_alpha), 0.5, 8,
+	  "0.5 to 8 (steps of 0.5)" },
+	{ "cluster-radius", K_DOUBLE, LOFF(cluster_radius), 0, 8,
+	  "0 to 8 dies" },
 	{ "edge-loss", K_DOUBLE, LOFF(edge_loss), 0, 1, "a fraction, 0 to 1" },
-	{ "edge-width-mm", K_DOUBLE, LOFF(edge_width_mm), 0.1, 100, "0.1 to 100 mm" },
-	{ "short-fraction", K_DOUBLE, LOFF(short_fraction), 0, 1, "a fraction, 0 to 1" },
-	{ "grind-target-um", K_DOUBLE, LOFF(grind_target_um), 10, 1000, "10 to 1000 um" },
-	{ "grind-sigma-um", K_DOUBLE, LOFF(grind_sigma_um), 0, 100, "0 to 100 um" },
-	{ "grind-min-um", K_DOUBLE, LOFF(grind_min_um), 0, 1000, "0 to 1000 um" },
-	{ "grind-max-um", K_DOUBLE, LOFF(grind_max_um), 0, 1000, "0 to 1000 um" },
-	{ "module-defect-rate", K_DOUBLE, LOFF(module_defect_rate), 0, 1, "a fraction, 0 to 1" },
-	{ "embed-defect-rate", K_DOUBLE, LOFF(embed_defect_rate), 0, 1, "a fraction, 0 to 1" },
-	{ "print-defect-rate", K_DOUBLE, LOFF(print_defect_rate), 0, 1, "a fraction, 0 to 1" },
-	{ "transport-tries", K_U8, LOFF(transport_tries), 1, 15, "1 to 15 tries" },
-	{ "module-fabricator", K_U16, LOFF(module_fabricator), 0, 0, "2 bytes, e.g. 0x4D46" },
-	{ "card-manufacturer", K_U16, LOFF(card_manufacturer), 0, 0, "2 bytes, e.g. 0x434D" },
+	{ "edge-width-mm", K_DOUBLE, LOFF(edge_width_mm), 0.1, 100,
+	  "0.1 to 100 mm" },
+	{ "short-fraction", K_DOUBLE, LOFF(short_fraction), 0, 1,
+	  "a fraction, 0 to 1" },
+	{ "grind-target-um", K_DOUBLE, LOFF(grind_target_um), 10, 1000,
+	  "10 to 1000 um" },
+	{ "grind-sigma-um", K_DOUBLE, LOFF(grind_sigma_um), 0, 100,
+	  "0 to 100 um" },
+	{ "grind-min-um", K_DOUBLE, LOFF(grind_min_um), 0, 1000,
+	  "0 to 1000 um" },
+	{ "grind-max-um", K_DOUBLE, LOFF(grind_max_um), 0, 1000,
+	  "0 to 1000 um" },
+	{ "module-defect-rate", K_DOUBLE, LOFF(module_defect_rate), 0, 1,
+	  "a fraction, 0 to 1" },
+	{ "embed-defect-rate", K_DOUBLE, LOFF(embed_defect_rate), 0, 1,
+	  "a fraction, 0 to 1" },
+	{ "print-defect-rate", K_DOUBLE, LOFF(print_defect_rate), 0, 1,
+	  "a fraction, 0 to 1" },
+	{ "transport-tries", K_U8, LOFF(transport_tries), 1, 15,
+	  "1 to 15 tries" },
+	{ "module-fabricator", K_U16, LOFF(module_fabricator), 0, 0,
+	  "2 bytes, e.g. 0x4D46" },
+	{ "card-manufacturer", K_U16, LOFF(card_manufacturer), 0, 0,
+	  "2 bytes, e.g. 0x434D" },
 };
 
 static const field_t key_fields[] = {
 	{ "transport", K_STR, OFF(tmk), 1, 64, "a key label (1 to 64 bytes)" },
 	{ "wrap", K_STR, OFF(wrap_key), 1, 64, "a key label (1 to 64 bytes)" },
-	{ "batch", K_STR, OFF(batch_key), 1, 64, "a key label (1 to 64 bytes)" },
-	{ "mailer", K_STR, OFF(mailer_key), 1, 64, "a key label (1 to 64 bytes)" },
+	{ "batch", K_STR, OFF(batch_key), 1, 64,
+	  "a key label (1 to 64 bytes)" },
+	{ "mailer", K_STR, OFF(mailer_key), 1, 64,
+	  "a key label (1 to 64 bytes)" },
 };
 
 static const field_t id_fields[] = {
-	{ "prepersonalizer", K_U16, OFF(prepersonalizer), 0, 0, "2 bytes, e.g. 0x4346" },
+	{ "prepersonalizer", K_U16, OFF(prepersonalizer), 0, 0,
+	  "2 bytes, e.g. 0x4346" },
 	{ "init-equipment", K_U32, OFF(init_equipment), 0, 0, "4 bytes" },
-	{ "personalizer", K_U16, OFF(personalizer), 0, 0, "2 bytes, e.g. 0x4346" },
+	{ "personalizer", K_U16, OFF(personalizer), 0, 0,
+	  "2 bytes, e.g. 0x4346" },
 	{ "perso-equipment", K_U32, OFF(perso_equipment), 0, 0, "4 bytes" },
 };
 
@@ -144,8 +172,8 @@ static int64_t parse_date(const char *s)
 	char extra;
 
 	if (strlen(s) != 10 ||
-	    sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 ||
-	    y < 1990 || y > 2089 || m < 1 || m > 12 || d < 1 ||
+	    sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || y < 1990 ||
+	    y > 2089 || m < 1 || m > 12 || d < 1 ||
 	    d > mdays[m - 1] + (m == 2 && leap(y)))
 		return -1;
 	for (i = 1970; i < y; i++)
@@ -168,8 +196,7 @@ static int set_field(ctx_t *c, order_t *o, const field_t *f,
 
 	if (s == NULL)
 		return fail(c, v, path, "expected %s, not a %s", f->what,
-			    v->type == YAML_MAPPING_NODE ? "mapping" :
-							   "list");
+			    v->type == YAML_MAPPING_NODE ? "mapping" : "list");
 	switch (f->kind) {
 	case K_STR:
 		if (strlen(s) < (size_t)f->min || strlen(s) > (size_t)f->max)
@@ -379,8 +406,10 @@ int order_load(const char *path, order_t *o, char *err, size_t errcap)
 	fclose(f);
 	root = yaml_document_get_root_node(&c.doc);
 	if (root == NULL) {
-		snprintf(err, errcap, "%s: empty: expected an order (name, "
-			 "profile, holders, quantity, ...)", path);
+		snprintf(err, errcap,
+			 "%s: empty: expected an order (name, "
+			 "profile, holders, quantity, ...)",
+			 path);
 		goto out;
 	}
 	if (walk(&c, o, root, "", top_fields, N(top_fields)) != 0)
@@ -390,8 +419,9 @@ int order_load(const char *path, order_t *o, char *err, size_t errcap)
 			   (i == 2 && o->holders) || (i == 3 && o->quantity);
 
 		if (!have) {
-			fail(&c, root, required[i], "missing: the order needs "
-				     "name, profile, holders and quantity");
+			fail(&c, root, required[i],
+			     "missing: the order needs "
+			     "name, profile, holders and quantity");
 			goto out;
 		}
 	}
@@ -468,8 +498,10 @@ int order_size_line(order_t *o, char *err, size_t errcap)
 		return 0;
 	st = line_wafer_map(p, 0, 0, NULL, 0, &dies);
 	if (st != LINE_OK && dies == 0) {
-		snprintf(err, errcap, "%s: line: the wafer geometry gives no "
-			 "die: %s", o->file, line_strerror(st));
+		snprintf(err, errcap,
+			 "%s: line: the wafer geometry gives no "
+			 "die: %s",
+			 o->file, line_strerror(st));
 		return -1;
 	}
 	/* Expected good card bodies a wafer: probe, grinding (about one
@@ -479,15 +511,19 @@ int order_size_line(order_t *o, char *err, size_t errcap)
 	    (1 - p->embed_defect_rate) * (1 - p->print_defect_rate);
 	per_wafer = (double)dies * y;
 	if (per_wafer < 1) {
-		snprintf(err, errcap, "%s: line: under one good die a wafer: "
-			 "give line.lots and line.wafers-per-lot", o->file);
+		snprintf(err, errcap,
+			 "%s: line: under one good die a wafer: "
+			 "give line.lots and line.wafers-per-lot",
+			 o->file);
 		return -1;
 	}
 	wafers = (uint64_t)ceil((double)o->quantity * 1.15 / per_wafer) + 1;
 	if (wafers > 4095ull * 25) {
-		snprintf(err, errcap, "%s: line: %llu wafers needed: more "
+		snprintf(err, errcap,
+			 "%s: line: %llu wafers needed: more "
 			 "than a line makes; give bigger wafers or smaller "
-			 "dies", o->file, (unsigned long long)wafers);
+			 "dies",
+			 o->file, (unsigned long long)wafers);
 		return -1;
 	}
 	p->lots = (unsigned)((wafers + 24) / 25);

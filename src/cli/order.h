@@ -38,14 +38,14 @@
 #define ORDER_MAX_STATIONS 64u
 
 typedef struct {
-	char *file;	/* the order file as given */
-	char *name;	/* name: */
-	char *profile;	/* the profile's path, resolved against the file */
-	char *holders;	/* the holder file's path, resolved likewise */
+	char *file;    /* the order file as given */
+	char *name;    /* name: */
+	char *profile; /* the profile's path, resolved against the file */
+	char *holders; /* the holder file's path, resolved likewise */
 	int64_t quantity;
 	uint64_t seed;
 	unsigned stations;
-	int line_sized; /* 1: lots or wafers-per-lot given in the file */
+	int line_sized;	    /* 1: lots or wafers-per-lot given in the file */
 	int64_t fab_day_us; /* line.fab-date: (0: the order's creation) */
 
 	line_params_t line; /* strings point into this order_t */

@@ -104,8 +104,8 @@ static void draw(progress_t *p, int final)
 		snprintf(eta, sizeof eta, "%.1f s", el);
 	} else if (rate > 0 && p->total > p->done) {
 		left = (double)(p->total - p->done) / rate * 3600.0;
-		snprintf(eta, sizeof eta, "%u:%02u left",
-			 (unsigned)(left / 60), (unsigned)left % 60);
+		snprintf(eta, sizeof eta, "%u:%02u left", (unsigned)(left / 60),
+			 (unsigned)left % 60);
 	}
 	if (p->rejected > 0)
 		snprintf(rej, sizeof rej, "rej %llu",
@@ -122,8 +122,7 @@ static void maybe_draw(progress_t *p)
 {
 	double t = now_s();
 
-	if (p->tty ? t - p->last >= 0.1 :
-		     t - p->last >= PROGRESS_LOG_SECONDS)
+	if (p->tty ? t - p->last >= 0.1 : t - p->last >= PROGRESS_LOG_SECONDS)
 		draw(p, 0);
 }
 

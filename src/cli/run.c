@@ -415,10 +415,10 @@ static int ensure_keys(run_t *r, int create)
 			if (strcmp(want[j].label, keys[i].master) == 0)
 				break;
 		if (j == nw)
-			want[nw++] = (want_key_t){ keys[i].master,
-						   alg_type(keys[i].alg),
-						   PERSO_ROLE_MASTER,
-						   "master key" };
+			want[nw++] =
+				(want_key_t){ keys[i].master,
+					      alg_type(keys[i].alg),
+					      PERSO_ROLE_MASTER, "master key" };
 	}
 	if (psc != NULL && psc->present && psc->master != NULL)
 		want[nw++] = (want_key_t){ psc->master, PERSO_KEY_AES128,
@@ -488,9 +488,10 @@ static int prep(run_t *r)
 	st = perso_prep_batch(r->t, r->p, r->o.holders, r->batch, rej,
 			      r->o.batch_key, 1, &rep, err, sizeof err);
 	if (st != PERSO_OK) {
-		cli_error("data preparation: %s",
-			  err[0] ? err : rep.fatal[0] ? rep.fatal :
-							perso_strerror(st));
+		cli_error("data preparation: %s", err[0] ? err :
+						  rep.fatal[0] ?
+							   rep.fatal :
+							   perso_strerror(st));
 		perso_prep_report_free(&rep);
 		return -1;
 	}
@@ -515,8 +516,7 @@ static int add_holders(run_t *r)
 	char err[512];
 	int rc = 0;
 
-	if (perso_batch_load(r->batch, r->p, &b, err, sizeof err) !=
-	    PERSO_OK) {
+	if (perso_batch_load(r->batch, r->p, &b, err, sizeof err) != PERSO_OK) {
 		cli_error("%s", err);
 		return -1;
 	}
@@ -586,8 +586,7 @@ static const char *const part_label[LINE_PARTS] = {
 static const char *const part_unit[LINE_PARTS] = { "wafer", "wafer", "wafer",
 						   "wafer" };
 
-static void line_cb(void *ctx, line_part_t part, uint64_t done,
-		    uint64_t total)
+static void line_cb(void *ctx, line_part_t part, uint64_t done, uint64_t total)
 {
 	run_t *r = ctx;
 
@@ -798,8 +797,8 @@ int run_order(const run_opts_t *ro)
 			cli_error("%s", err);
 			goto out;
 		}
-		if (station_token_open(r.ts.module, r.ts.label, r.ts.pin,
-				       &r.t, err, sizeof err) != PERSO_OK) {
+		if (station_token_open(r.ts.module, r.ts.label, r.ts.pin, &r.t,
+				       err, sizeof err) != PERSO_OK) {
 			cli_error("token: %s", err);
 			goto out;
 		}
@@ -831,8 +830,9 @@ int run_order(const run_opts_t *ro)
 	if (r.o.fab_day_us)
 		r.o.line.start_us = r.o.fab_day_us;
 	else if (mes_find_order(r.m, r.o.name, &existing) == MES_OK)
-		r.o.line.start_us = existing.created_us -
-				    existing.created_us % (86400 * INT64_C(1000000));
+		r.o.line.start_us =
+			existing.created_us -
+			existing.created_us % (86400 * INT64_C(1000000));
 	else
 		r.o.line.start_us = mes_now_us() -
 				    mes_now_us() % (86400 * INT64_C(1000000));

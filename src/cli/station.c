@@ -192,8 +192,9 @@ int cmd_station(int argc, char **argv)
 		return cli_usage_error(TOPIC, "--order NAME and --part "
 					      "init|perso expected");
 	if (strcmp(part, "init") != 0 && strcmp(part, "perso") != 0)
-		return cli_usage_error(TOPIC, "--part: init or perso "
-					      "expected, got '%s'",
+		return cli_usage_error(TOPIC,
+				       "--part: init or perso "
+				       "expected, got '%s'",
 				       part);
 	if (name != NULL && (name[0] == '\0' || strlen(name) > 50))
 		return cli_usage_error(TOPIC, "--name: 1 to 50 characters "
@@ -289,10 +290,10 @@ int cmd_station(int argc, char **argv)
 		}
 		station_part_figures(m, ord.id, cfg.part, &before, &left);
 		mes_close(m);
-		cfg.progress = progress_new(cfg.part == MES_PART_INIT ?
-						    "part 6 init" :
-						    "part 7 perso",
-					    "card", before + left, before);
+		cfg.progress =
+			progress_new(cfg.part == MES_PART_INIT ? "part 6 init" :
+								 "part 7 perso",
+				     "card", before + left, before);
 	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;

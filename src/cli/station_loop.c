@@ -163,8 +163,10 @@ static int stamp_cplc(shared_t *sh, mes_t *m, reader_t *r,
 		n -= 3;
 	}
 	if (n != MES_CPLC_LEN) {
-		snprintf(why, cap, "CPLC: GET DATA 9F7F: %zu bytes, %u "
-			 "expected", n, MES_CPLC_LEN);
+		snprintf(why, cap,
+			 "CPLC: GET DATA 9F7F: %zu bytes, %u "
+			 "expected",
+			 n, MES_CPLC_LEN);
 		return -1;
 	}
 	mes_cplc_from_bytes(d, &cplc);
@@ -181,13 +183,12 @@ static int stamp_cplc(shared_t *sh, mes_t *m, reader_t *r,
 }
 
 #define CPLC_BIT(f) (1u << (f))
-#define CPLC_PREPERSO                                 \
-	(CPLC_BIT(MES_CPLC_PREPERSONALIZER) |         \
-	 CPLC_BIT(MES_CPLC_PREPERSO_DATE) |           \
+#define CPLC_PREPERSO                         \
+	(CPLC_BIT(MES_CPLC_PREPERSONALIZER) | \
+	 CPLC_BIT(MES_CPLC_PREPERSO_DATE) |   \
 	 CPLC_BIT(MES_CPLC_PREPERSO_EQUIPMENT))
-#define CPLC_PERSO                                    \
-	(CPLC_BIT(MES_CPLC_PERSONALIZER) |            \
-	 CPLC_BIT(MES_CPLC_PERSO_DATE) |              \
+#define CPLC_PERSO                                                         \
+	(CPLC_BIT(MES_CPLC_PERSONALIZER) | CPLC_BIT(MES_CPLC_PERSO_DATE) | \
 	 CPLC_BIT(MES_CPLC_PERSO_EQUIPMENT))
 
 /* ---------------------------------------------------------------- outputs */
@@ -241,9 +242,8 @@ static int mailer_append(shared_t *sh, const char *line, const char *serial,
 }
 
 /* WORK/faces/SERIAL.svg, whole or not at all (temporary file, rename). */
-static int face_write(shared_t *sh, const profile_t *p,
-		      const perso_holder_t *h, const char *serial, char *why,
-		      size_t cap)
+static int face_write(shared_t *sh, const profile_t *p, const perso_holder_t *h,
+		      const char *serial, char *why, size_t cap)
 {
 	char path[4300], tmp[4320];
 	char *svg;
@@ -337,8 +337,10 @@ static card_outcome_t init_card(shared_t *sh, mes_t *m, perso_token_t *t,
 		if (lcs == COS_LC_PERSONALIZATION) {
 			done_before = 1;
 		} else if (lcs != COS_LC_TRANSPORT) {
-			snprintf(why, cap, "initialization interrupted (life "
-				 "cycle %02X)", lcs);
+			snprintf(why, cap,
+				 "initialization interrupted (life "
+				 "cycle %02X)",
+				 lcs);
 			return close_chip(r, CARD_REJECTED, why, cap);
 		}
 	}
@@ -365,9 +367,9 @@ static card_outcome_t init_card(shared_t *sh, mes_t *m, perso_token_t *t,
 		s = stamp_cplc(sh, m, r, c->chip_serial, CPLC_PREPERSO, why,
 			       cap);
 		if (s != 0)
-			return close_chip(r, s == -2 ? CARD_STATION :
-						       CARD_REJECTED,
-					  why, cap);
+			return close_chip(
+				r, s == -2 ? CARD_STATION : CARD_REJECTED, why,
+				cap);
 	}
 	return close_chip(r, CARD_OK, why, cap);
 }
@@ -388,8 +390,10 @@ static card_outcome_t perso_one(shared_t *sh, mes_t *m, perso_token_t *t,
 
 	i = find_ref(sh, c->holder_ref);
 	if (i < 0) {
-		snprintf(why, cap, "holder %s of the MES is not in the batch "
-			 "%.300s", c->holder_ref, cfg->batch_path);
+		snprintf(why, cap,
+			 "holder %s of the MES is not in the batch "
+			 "%.300s",
+			 c->holder_ref, cfg->batch_path);
 		return CARD_STATION;
 	}
 	memset(&h, 0, sizeof h);
@@ -446,8 +450,8 @@ static card_outcome_t perso_one(shared_t *sh, mes_t *m, perso_token_t *t,
 			free(line);
 		}
 	}
-	if (out == CARD_OK && face_write(sh, cfg->profile, &h, c->chip_serial,
-					 why, cap) != 0)
+	if (out == CARD_OK &&
+	    face_write(sh, cfg->profile, &h, c->chip_serial, why, cap) != 0)
 		out = CARD_STATION;
 	perso_holder_clear(&h);
 	return out;
@@ -507,8 +511,8 @@ static void *worker(void *arg)
 	if (cfg->threads == 1)
 		snprintf(st.name, sizeof st.name, "%s", cfg->station_name);
 	else
-		snprintf(st.name, sizeof st.name, "%.50s-%u",
-			 cfg->station_name, w->n);
+		snprintf(st.name, sizeof st.name, "%.50s-%u", cfg->station_name,
+			 w->n);
 	st.kind = cfg->part == MES_PART_INIT ? MES_STATION_INIT :
 					       MES_STATION_PERSO;
 	snprintf(st.host, sizeof st.host, "%s", cfg->host ? cfg->host : "");
@@ -522,7 +526,8 @@ static void *worker(void *arg)
 		return NULL;
 	}
 	if (station_token_open(cfg->token_module, cfg->token_label,
-			       cfg->token_pin, &t, err, sizeof err) != PERSO_OK) {
+			       cfg->token_pin, &t, err,
+			       sizeof err) != PERSO_OK) {
 		station_fail(sh, "station %s: %s", st.name, err);
 		mes_close(m);
 		return NULL;
@@ -535,8 +540,7 @@ static void *worker(void *arg)
 	while (!stopping(sh)) {
 		me = mes_claim(m, &req, &c);
 		if (me == MES_ERR_NOT_FOUND || me == MES_ERR_BUSY) {
-			if (me == MES_ERR_NOT_FOUND &&
-			    part_over(sh, m, ord.id))
+			if (me == MES_ERR_NOT_FOUND && part_over(sh, m, ord.id))
 				break;
 			sleep_ms(cfg->follow ? 1000 : idle < 10 ? 50 : 250);
 			idle++;
@@ -560,10 +564,9 @@ static void *worker(void *arg)
 				     c.card_serial, why);
 			break;
 		}
-		me = mes_claim_finish(m, &c,
-				      out == CARD_OK ? MES_RUN_OK :
-						       MES_RUN_REJECTED,
-				      out == CARD_OK ? NULL : why, t0, 0);
+		me = mes_claim_finish(
+			m, &c, out == CARD_OK ? MES_RUN_OK : MES_RUN_REJECTED,
+			out == CARD_OK ? NULL : why, t0, 0);
 		if (me == MES_ERR_CLAIM)
 			continue; /* another station took it: its outcome */
 		if (me != MES_OK) {
@@ -592,8 +595,8 @@ static int mkdir_p1(const char *path)
 	return -1;
 }
 
-int station_loop_run(const station_cfg_t *cfg, station_result_t *res,
-		     char *err, size_t errcap)
+int station_loop_run(const station_cfg_t *cfg, station_result_t *res, char *err,
+		     size_t errcap)
 {
 	shared_t sh;
 	worker_t *w;
@@ -692,8 +695,7 @@ static int read_pin(const char *path, char *pin, size_t cap, char *err,
 	size_t n;
 
 	if (f == NULL) {
-		snprintf(err, errcap, "PIN file %s: %s", path,
-			 strerror(errno));
+		snprintf(err, errcap, "PIN file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fgets(pin, (int)cap, f) == NULL)
@@ -702,8 +704,10 @@ static int read_pin(const char *path, char *pin, size_t cap, char *err,
 	n = strcspn(pin, "\r\n");
 	pin[n] = '\0';
 	if (n == 0) {
-		snprintf(err, errcap, "PIN file %s: a PIN on the first line "
-			 "expected", path);
+		snprintf(err, errcap,
+			 "PIN file %s: a PIN on the first line "
+			 "expected",
+			 path);
 		return -1;
 	}
 	return 0;
@@ -733,9 +737,11 @@ int station_token_pin(station_token_t *ts, const char *work, char *err,
 	var = ts->pin_env ? ts->pin_env : "CARDFAB_TOKEN_PIN";
 	v = getenv(var);
 	if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof ts->pin) {
-		snprintf(err, errcap, "no user PIN for the token: give "
+		snprintf(err, errcap,
+			 "no user PIN for the token: give "
 			 "--pin-file FILE, or set CARDFAB_TOKEN_PIN_FILE or "
-			 "%s", var);
+			 "%s",
+			 var);
 		return -1;
 	}
 	snprintf(ts->pin, sizeof ts->pin, "%s", v);

@@ -79,8 +79,8 @@ typedef struct {
  * follow = 0), or station_loop_stop() is called. 0, or -1 with err (the
  * first station's failure).
  */
-int station_loop_run(const station_cfg_t *cfg, station_result_t *res,
-		     char *err, size_t errcap);
+int station_loop_run(const station_cfg_t *cfg, station_result_t *res, char *err,
+		     size_t errcap);
 
 /* Ask running stations to stop after their current card (from a signal
  * handler too). */
@@ -97,8 +97,8 @@ int station_loop_stopping(void);
  */
 typedef struct {
 	const char *dir, *module, *label, *pin_file, *pin_env; /* options */
-	int external;	/* 1: options or environment name a token */
-	char pin[256];	/* the user PIN, once resolved (wipe it) */
+	int external;  /* 1: options or environment name a token */
+	char pin[256]; /* the user PIN, once resolved (wipe it) */
 } station_token_t;
 
 /* Fill the defaults from the environment; external says whether a token
