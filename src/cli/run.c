@@ -115,6 +115,7 @@ typedef struct {
 	progress_t *bar;
 	int bar_part;
 	char hash[MES_HASH_MAX];
+	int64_t t0_us; /* when the run started */
 } run_t;
 
 /* ---------------------------------------------------------------- files */
@@ -531,6 +532,14 @@ static int add_holders(run_t *r)
 		perso_batch_free(b);
 		return 0;
 	}
+	if ((int64_t)n < r->o.quantity)
+		printf("prep: warning: %zu holders for %lld cards: the cards "
+		       "left over stay initialized, unissued\n",
+		       n, (long long)r->o.quantity);
+	else if ((int64_t)n > r->o.quantity)
+		printf("prep: warning: %zu holders for %lld cards: the holders "
+		       "beyond the cards built are not issued\n",
+		       n, (long long)r->o.quantity);
 	if (k.holders != 0) {
 		cli_error("the MES holds %lld holders of order %s, the batch "
 			  "%s %zu",
@@ -727,10 +736,12 @@ static int report(run_t *r)
 		return -1;
 	}
 	if (mes_counts(r->m, r->order_id, &k) == MES_OK) {
-		printf("\n%lld of %lld holders issued a card; PIN mailer: "
-		       "%s/mailer.txt; card faces: %s/faces/\n",
+		printf("\n%lld of %lld holders issued a card (this run: %.1f "
+		       "s); PIN mailer: %s/mailer.txt; card faces: "
+		       "%s/faces/\n",
 		       (long long)k.holders_issued, (long long)k.holders,
-		       r->work, r->work);
+		       (double)(mes_now_us() - r->t0_us) / 1e6, r->work,
+		       r->work);
 	}
 	printf("report: %s\n", html);
 	return 0;
@@ -750,6 +761,7 @@ int run_order(const run_opts_t *ro)
 
 	memset(&r, 0, sizeof r);
 	r.ro = ro;
+	r.t0_us = mes_now_us();
 	if (order_load(ro->order_file, &r.o, err, sizeof err) != 0) {
 		cli_error("%s", err);
 		return CLI_FAIL;
