@@ -450,9 +450,19 @@ static int ensure_keys(run_t *r, int create)
 		if (j < i)
 			continue;
 		if (!create) {
-			cli_error("token: no key '%s' (%s): import it "
-				  "('cardfab keys import')",
-				  want[i].label, want[i].what);
+			if (want[i].role == PERSO_ROLE_MASTER)
+				cli_error("token: no key '%s' (%s): import it "
+					  "('cardfab keys import')",
+					  want[i].label, want[i].what);
+			else
+				cli_error("token: no key '%s' (%s): make it "
+					  "('cardfab keys create %s --type "
+					  "aes256 --%s')",
+					  want[i].label, want[i].what,
+					  want[i].label,
+					  want[i].role == PERSO_ROLE_WRAP ?
+						  "wrap" :
+						  "batch");
 			missing++;
 			continue;
 		}
