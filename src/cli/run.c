@@ -334,12 +334,12 @@ static int work_token(run_t *r)
 		return -1;
 	}
 	/* A token folder with files in it holds the token (retried: see
-	 * station_token_open); an empty one gets the token now. */
+	 * perso_token_open); an empty one gets the token now. */
 	if (dir_empty(tokens))
 		st = PERSO_ERR_NO_TOKEN;
 	else
-		st = station_token_open(NULL, r->ts.label, r->ts.pin, &r->t,
-					err, sizeof err);
+		st = perso_token_open(NULL, r->ts.label, r->ts.pin, &r->t, err,
+				      sizeof err);
 	if (st == PERSO_ERR_NO_TOKEN) {
 		snprintf(r->path, sizeof r->path, "%s/so-pin", hsm);
 		{
@@ -820,8 +820,8 @@ int run_order(const run_opts_t *ro)
 			cli_error("%s", err);
 			goto out;
 		}
-		if (station_token_open(r.ts.module, r.ts.label, r.ts.pin, &r.t,
-				       err, sizeof err) != PERSO_OK) {
+		if (perso_token_open(r.ts.module, r.ts.label, r.ts.pin, &r.t,
+				     err, sizeof err) != PERSO_OK) {
 			cli_error("token: %s", err);
 			goto out;
 		}

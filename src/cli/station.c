@@ -246,8 +246,8 @@ int cmd_station(int argc, char **argv)
 	}
 	/* The process's first handle: PKCS#11 logs in the process, and the
 	 * stations' own handles rely on it until they end. */
-	if (station_token_open(ts.module, ts.label, ts.pin, &t, err,
-			       sizeof err) != PERSO_OK) {
+	if (perso_token_open(ts.module, ts.label, ts.pin, &t, err,
+			     sizeof err) != PERSO_OK) {
 		cli_error("token: %s", err);
 		goto out;
 	}

@@ -525,9 +525,8 @@ static void *worker(void *arg)
 		mes_close(m);
 		return NULL;
 	}
-	if (station_token_open(cfg->token_module, cfg->token_label,
-			       cfg->token_pin, &t, err,
-			       sizeof err) != PERSO_OK) {
+	if (perso_token_open(cfg->token_module, cfg->token_label,
+			     cfg->token_pin, &t, err, sizeof err) != PERSO_OK) {
 		station_fail(sh, "station %s: %s", st.name, err);
 		mes_close(m);
 		return NULL;
@@ -746,21 +745,6 @@ int station_token_pin(station_token_t *ts, const char *work, char *err,
 	}
 	snprintf(ts->pin, sizeof ts->pin, "%s", v);
 	return 0;
-}
-
-perso_status_t station_token_open(const char *module, const char *label,
-				  const char *pin, perso_token_t **out,
-				  char *err, size_t errcap)
-{
-	perso_status_t st;
-	unsigned i;
-
-	for (i = 0;; i++) {
-		st = perso_token_open(module, label, pin, out, err, errcap);
-		if (st != PERSO_ERR_NO_TOKEN || i == 10)
-			return st;
-		sleep_ms(50 + 10 * i);
-	}
 }
 
 int station_part_figures(mes_t *m, int64_t order_id, mes_part_t part,

@@ -120,16 +120,6 @@ int station_token_pin(station_token_t *ts, const char *work, char *err,
 int station_part_figures(mes_t *m, int64_t order_id, mes_part_t part,
 			 uint64_t *before, uint64_t *left);
 
-/*
- * perso_token_open(), tried again a few times over half a second when the
- * token is not found: SoftHSM2 rewrites its token files while another
- * process logs in, and a process that reads them at that moment does not
- * see the token.
- */
-perso_status_t station_token_open(const char *module, const char *label,
-				  const char *pin, perso_token_t **out,
-				  char *err, size_t errcap);
-
 /* WORK/chips/SERIAL.img: where the line simulator keeps a chip. */
 void station_chip_path(const char *work, const char *serial_hex, char *buf,
 		       size_t cap);

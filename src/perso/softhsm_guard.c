@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "perso/perso_int.h"
@@ -105,6 +106,17 @@ static off_t size_of(const char *path)
 	return stat(path, &sb) == 0 ? sb.st_size : -1;
 }
 
+/* Another process's login empties token.object for the microseconds
+ * between its ftruncate and its write: only a file that stays empty was
+ * torn by a kill. */
+static int still_empty(const char *path)
+{
+	struct timespec ts = { 0, 200 * 1000000L };
+
+	nanosleep(&ts, NULL);
+	return size_of(path) == 0;
+}
+
 void pc_softhsm_guard(const char *module, int after_login)
 {
 	char dir[4096], obj[4400], bak[4400];
@@ -129,7 +141,8 @@ void pc_softhsm_guard(const char *module, int after_login)
 		if (after_login) {
 			if (size_of(obj) > 0)
 				copy_over(obj, bak);
-		} else if (size_of(obj) == 0 && size_of(bak) > 0) {
+		} else if (size_of(obj) == 0 && size_of(bak) > 0 &&
+			   still_empty(obj)) {
 			fprintf(stderr,
 				"cardfab: %s was left empty by a process killed "
 				"while SoftHSM2 rewrote it: restored from its "

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <p11-kit/pkcs11.h>
@@ -452,9 +453,36 @@ perso_status_t perso_token_init(const char *module, const char *label,
 	return st;
 }
 
+static perso_status_t token_open(const char *module, const char *label,
+				 const char *pin, perso_token_t **out,
+				 char *err, size_t errcap);
+
+/*
+ * SoftHSM2 rewrites a token's file in place at every login: a process
+ * opening the token at that instant finds no token of that label. So "no
+ * token" is asked again for a short while before it is believed.
+ */
 perso_status_t perso_token_open(const char *module, const char *label,
 				const char *pin, perso_token_t **out, char *err,
 				size_t errcap)
+{
+	struct timespec ts;
+	perso_status_t st;
+	unsigned i;
+
+	for (i = 0;; i++) {
+		st = token_open(module, label, pin, out, err, errcap);
+		if (st != PERSO_ERR_NO_TOKEN || i == 8)
+			return st;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(20 + 10 * i) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static perso_status_t token_open(const char *module, const char *label,
+				 const char *pin, perso_token_t **out,
+				 char *err, size_t errcap)
 {
 	perso_token_t *t;
 	perso_status_t st;

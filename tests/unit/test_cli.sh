@@ -428,7 +428,7 @@ has out "OPERATIONAL (GlobalPlatform 0F SECURED)"
 has out "personalization stamp: stamped"
 run 1 "$bin" demo --dir demo
 has err "exists"
-TMPDIR=$work run 0 "$bin" demo
+TMPDIR=$work run 0 "$bin" demo --chip
 [ -z "$(ls -d "$work"/cardfab-demo-* 2>/dev/null)" ] ||
 	fail "demo left its temporary folder"
 
