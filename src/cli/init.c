@@ -31,7 +31,7 @@ void usage_init(FILE *f)
 {
 	fputs("usage: cardfab init --card READER --profile P [--tmk LABEL] "
 	      "[--wrap-key LABEL]\n"
-	      "                    [TOKEN OPTIONS]\n"
+	      "                    [--resume] [TOKEN OPTIONS]\n"
 	      "\n"
 	      "Initializes one CPU chip in TRANSPORT per the profile: reads "
 	      "its serial,\n"
@@ -52,8 +52,11 @@ void usage_init(FILE *f)
 	      "  --profile P        the card profile (YAML)\n"
 	      "  --tmk LABEL        transport master key (default " DEFAULT_TMK
 	      ")\n"
-	      "  --wrap-key LABEL   AES wrapping key for card keys (default "
-	      DEFAULT_WRAP ")\n"
+	      "  --wrap-key LABEL   AES wrapping key for card keys (default " DEFAULT_WRAP
+	      ")\n"
+	      "  --resume           complete a chip an initialization left in "
+	      "INITIALIZATION\n"
+	      "                     (stopped after the transport code)\n"
 	      "\n"
 	      "Token options as for 'cardfab keys': --dir, --module, --token, "
 	      "--pin-file,\n"
@@ -73,6 +76,7 @@ int cmd_init(int argc, char **argv)
 		O_TOKEN,
 		O_PIN_FILE,
 		O_PIN_ENV,
+		O_RESUME,
 	};
 	static const struct option lopts[] = {
 		{ "card", required_argument, NULL, O_CARD },
@@ -84,14 +88,15 @@ int cmd_init(int argc, char **argv)
 		{ "token", required_argument, NULL, O_TOKEN },
 		{ "pin-file", required_argument, NULL, O_PIN_FILE },
 		{ "pin-env", required_argument, NULL, O_PIN_ENV },
+		{ "resume", no_argument, NULL, O_RESUME },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *card_spec = NULL, *profile = NULL;
 	const char *dir = NULL, *module = NULL, *token = NULL, *pin_file = NULL,
 		   *pin_env = NULL;
-	perso_init_opts_t o = { DEFAULT_TMK, DEFAULT_WRAP, 0x4346,
-				0x00000001 };
+	perso_init_opts_t o = { DEFAULT_TMK, DEFAULT_WRAP, 0x4346, 0x00000001,
+				0 };
 	char err[512];
 	uint8_t serial[PERSO_SERIAL_LEN];
 	int c, rc;
@@ -134,6 +139,9 @@ int cmd_init(int argc, char **argv)
 			break;
 		case O_PIN_ENV:
 			pin_env = optarg;
+			break;
+		case O_RESUME:
+			o.resume = 1;
 			break;
 		default:
 			return cli_option_error(c, argv, TOPIC);

@@ -321,7 +321,7 @@ static card_outcome_t init_card(shared_t *sh, mes_t *m, perso_token_t *t,
 	reader_t *r;
 	perso_status_t st;
 	int cos = profile_info(cfg->profile)->kind == PROFILE_CHIP_COS;
-	int done_before = 0, s;
+	int done_before = 0, resume = 0, s;
 
 	r = open_chip(cfg, c->chip_serial, why, cap);
 	if (r == NULL)
@@ -336,6 +336,8 @@ static card_outcome_t init_card(shared_t *sh, mes_t *m, perso_token_t *t,
 		}
 		if (lcs == COS_LC_PERSONALIZATION) {
 			done_before = 1;
+		} else if (lcs == COS_LC_INITIALIZATION) {
+			resume = 1; /* stopped after the transport code */
 		} else if (lcs != COS_LC_TRANSPORT) {
 			snprintf(why, cap,
 				 "initialization interrupted (life "
@@ -350,6 +352,7 @@ static card_outcome_t init_card(shared_t *sh, mes_t *m, perso_token_t *t,
 		o.wrap_label = cfg->wrap_key;
 		o.prepersonalizer = cfg->prepersonalizer;
 		o.equipment = cfg->init_equipment;
+		o.resume = resume;
 		err[0] = '\0';
 		st = perso_init_card(r, cfg->profile, t, &o, serial, err,
 				     sizeof err);

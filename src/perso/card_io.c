@@ -391,6 +391,54 @@ perso_status_t pc_mc_read(pc_ctx_t *c, const char *step, unsigned addr,
 	return PERSO_OK;
 }
 
+perso_status_t pc_cplc_stamp(pc_ctx_t *c, uint16_t tag, uint16_t who,
+			     uint32_t equipment, int check_only)
+{
+	uint8_t s[8], a[16], cmd[20];
+	const uint8_t *v;
+	unsigned off = tag == 0xDF43 ? 26 : 34, k;
+	int set = 0;
+	perso_status_t st;
+
+	s[0] = (uint8_t)(who >> 8);
+	s[1] = (uint8_t)who;
+	pc_yddd_today(s + 2);
+	s[4] = (uint8_t)(equipment >> 24);
+	s[5] = (uint8_t)(equipment >> 16);
+	s[6] = (uint8_t)(equipment >> 8);
+	s[7] = (uint8_t)equipment;
+	st = pc_xchg(c, "CPLC stamp", "GET DATA 9F7F", a,
+		     pc_mk(a, 0x80, 0xCA, 0x9F, 0x7F, NULL, 0, 0));
+	if (st != PERSO_OK)
+		return st;
+	v = c->resp;
+	if (c->rlen == 45 && v[0] == 0x9F && v[1] == 0x7F)
+		v += 3;
+	else if (c->rlen != 42)
+		return pc_fail(c, PERSO_ERR_CARD,
+			       "CPLC stamp: GET DATA 9F7F: %zu bytes", c->rlen);
+	for (k = 0; k < 8; k++)
+		set |= v[off + k] != 0;
+	if (set) {
+		/* The date is not compared: a run resumed the next day. */
+		if (memcmp(v + off, s, 2) != 0 ||
+		    memcmp(v + off + 4, s + 4, 4) != 0)
+			return pc_fail(c, PERSO_ERR_CARD,
+				       "CPLC stamp: the chip carries another "
+				       "%s stamp",
+				       tag == 0xDF43 ? "pre-personalizer's" :
+						       "personalizer's");
+		return PERSO_OK;
+	}
+	if (check_only)
+		return pc_fail(c, PERSO_ERR_CARD,
+			       "CPLC stamp: the chip carries none (%04X)", tag);
+	return pc_xchg(c, "CPLC stamp",
+		       tag == 0xDF43 ? "PUT DATA DF43" : "PUT DATA DF44", cmd,
+		       pc_mk(cmd, 0x00, 0xDA, (uint8_t)(tag >> 8), (uint8_t)tag,
+			     s, 8, -1));
+}
+
 perso_status_t pc_power(pc_ctx_t *c, const char *step)
 {
 	reader_status_t rs;

@@ -217,8 +217,10 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 {
 	const profile_info_t *info;
 	const profile_file_t *files;
-	uint8_t serial[PERSO_SERIAL_LEN], code[8], a[128], fcp[96], stamp[8];
+	uint8_t serial[PERSO_SERIAL_LEN], code[8], a[128], fcp[96];
 	uint8_t lcs = 0;
+	uint16_t sw = 0;
+	int resumed;
 	size_t nf, i, n;
 	char step[96];
 	pc_ctx_t c;
@@ -252,35 +254,36 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 		return st;
 	if (serial_out != NULL)
 		memcpy(serial_out, serial, PERSO_SERIAL_LEN);
-	if (lcs != COS_LC_TRANSPORT)
+	/* A chip in INITIALIZATION was opened by a run that was stopped:
+	 * its transport code is spent, and what the run made is there. */
+	resumed = o->resume && lcs == COS_LC_INITIALIZATION;
+	if (lcs != COS_LC_TRANSPORT && !resumed)
 		return pc_fail(&c, PERSO_ERR_CARD,
 			       "init: the chip is not in TRANSPORT (life cycle "
-			       "%02X)",
-			       lcs);
+			       "%02X)%s",
+			       lcs,
+			       lcs == COS_LC_INITIALIZATION ?
+				       ": an initialization was stopped "
+				       "half-way (resume it)" :
+				       "");
 
 	/* The transport code: derived in the token, in this buffer and the
 	 * APDU for one exchange. */
-	st = perso_transport_code(t, o->tmk, serial, code);
-	if (st != PERSO_OK)
-		return pc_fail(&c, st, "transport code: %s",
-			       perso_token_error(t));
-	n = pc_mk(a, 0x00, 0x20, 0x00, 0x1F, code, 8, -1);
-	OPENSSL_cleanse(code, sizeof code);
-	st = pc_xchg(&c, "transport code", "VERIFY 1F", a, n);
-	OPENSSL_cleanse(a, sizeof a);
-	if (st != PERSO_OK)
-		return st;
+	if (!resumed) {
+		st = perso_transport_code(t, o->tmk, serial, code);
+		if (st != PERSO_OK)
+			return pc_fail(&c, st, "transport code: %s",
+				       perso_token_error(t));
+		n = pc_mk(a, 0x00, 0x20, 0x00, 0x1F, code, 8, -1);
+		OPENSSL_cleanse(code, sizeof code);
+		st = pc_xchg(&c, "transport code", "VERIFY 1F", a, n);
+		OPENSSL_cleanse(a, sizeof a);
+		if (st != PERSO_OK)
+			return st;
+	}
 
 	/* CPLC: the pre-personalizer's stamp. */
-	stamp[0] = (uint8_t)(o->prepersonalizer >> 8);
-	stamp[1] = (uint8_t)o->prepersonalizer;
-	pc_yddd_today(stamp + 2);
-	stamp[4] = (uint8_t)(o->equipment >> 24);
-	stamp[5] = (uint8_t)(o->equipment >> 16);
-	stamp[6] = (uint8_t)(o->equipment >> 8);
-	stamp[7] = (uint8_t)o->equipment;
-	st = pc_xchg(&c, "CPLC stamp", "PUT DATA DF43", a,
-		     pc_mk(a, 0x00, 0xDA, 0xDF, 0x43, stamp, 8, -1));
+	st = pc_cplc_stamp(&c, 0xDF43, o->prepersonalizer, o->equipment, 0);
 	if (st != PERSO_OK)
 		return st;
 
@@ -294,10 +297,16 @@ perso_status_t perso_init_card(reader_t *r, const profile_t *p,
 		n = profile_file_fcp(p, i, fcp, sizeof fcp);
 		if (n == 0 || n + 5 > sizeof a)
 			return pc_fail(&c, PERSO_ERR_PARAM, "%s: no FCP", step);
-		st = pc_xchg(&c, step, "CREATE FILE", a,
-			     pc_mk(a, 0x00, 0xE0, 0x00, 0x00, fcp, n, -1));
+		/* Resumed: a file the killed run created is there whole
+		 * (CREATE FILE is one journal transaction on the chip). */
+		st = pc_xchg_any(&c, step, "CREATE FILE", a,
+				 pc_mk(a, 0x00, 0xE0, 0x00, 0x00, fcp, n, -1),
+				 &sw);
 		if (st != PERSO_OK)
 			return st;
+		if (sw != 0x9000 && !(resumed && sw == 0x6A89))
+			return pc_fail(&c, PERSO_ERR_CARD,
+				       "%s: CREATE FILE: SW %04X", step, sw);
 	}
 
 	/* PINs: the unblocking ones first, then those they unblock. */

@@ -23,9 +23,12 @@
  *
  * Every status word is checked; an unexpected one stops the run with
  * PERSO_ERR_CARD and a message naming the step, the command and the SW
- * (never a value). A run stopped half-way leaves the chip half-built (a
- * CPU chip in INITIALIZATION, a memory card with its transport PSC
- * presented or changed): such a chip is rejected, never retried.
+ * (never a value). A run stopped half-way leaves a CPU chip in
+ * INITIALIZATION: with opts.resume the next run completes it (the
+ * transport code is spent; files already there are kept, PIN and key
+ * objects put again, the CPLC stamp kept when it is ours). A memory card
+ * stopped half-way (its transport PSC presented or changed) cannot be
+ * resumed: it is rejected.
  */
 #ifndef CARDFAB_PERSO_INIT_H
 #define CARDFAB_PERSO_INIT_H
@@ -38,10 +41,13 @@
 #include "reader/reader.h"
 
 typedef struct {
-	const char *tmk;	/* transport master key label */
-	const char *wrap_label; /* AES wrapping key for card keys */
+	const char *tmk;	  /* transport master key label */
+	const char *wrap_label;	  /* AES wrapping key for card keys */
 	uint16_t prepersonalizer; /* CPLC DF43: who */
 	uint32_t equipment;	  /* CPLC DF43: equipment ID */
+	int resume; /* 1: a CPU chip left in INITIALIZATION by a stopped run
+		       is completed (its files there kept, its objects put
+		       again, its DF43 stamp kept if ours); 0: refused */
 } perso_init_opts_t;
 
 /*

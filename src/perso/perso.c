@@ -35,8 +35,9 @@
 
 /* ---------------------------------------------------------------- layout */
 
-#define UNIT_MAX 256 /* a record or the bytes of a transparent file we write \
-		      */
+#define UNIT_MAX                                                    \
+	256 /* a record or the bytes of a transparent file we write \
+	     */
 #define SPANS_MAX 32
 
 typedef struct {
@@ -808,48 +809,6 @@ static perso_status_t pins(run_t *r, int check)
 	return PERSO_OK;
 }
 
-static perso_status_t stamp(run_t *r)
-{
-	uint8_t s[8], a[16];
-	const perso_card_opts_t *o = r->o;
-
-	s[0] = (uint8_t)(o->personalizer >> 8);
-	s[1] = (uint8_t)o->personalizer;
-	pc_yddd_today(s + 2);
-	s[4] = (uint8_t)(o->equipment >> 24);
-	s[5] = (uint8_t)(o->equipment >> 16);
-	s[6] = (uint8_t)(o->equipment >> 8);
-	s[7] = (uint8_t)o->equipment;
-	return pc_xchg(&r->c, "CPLC stamp", "PUT DATA DF44", a,
-		       pc_mk(a, 0x00, 0xDA, 0xDF, 0x44, s, 8, -1));
-}
-
-/* The personalizer in the chip's CPLC must be ours (a resumed card). */
-static perso_status_t check_stamp(run_t *r)
-{
-	uint8_t a[8];
-	const uint8_t *v;
-	perso_status_t st;
-
-	st = pc_xchg(&r->c, "check CPLC", "GET DATA 9F7F", a,
-		     pc_mk(a, 0x80, 0xCA, 0x9F, 0x7F, NULL, 0, 0));
-	if (st != PERSO_OK)
-		return st;
-	v = r->c.resp;
-	if (r->c.rlen == 45 && v[0] == 0x9F && v[1] == 0x7F)
-		v += 3;
-	else if (r->c.rlen != 42)
-		return pc_fail(&r->c, PERSO_ERR_CARD,
-			       "check CPLC: GET DATA 9F7F: %zu bytes",
-			       r->c.rlen);
-	/* personalizer: bytes 34..35 of the CPLC */
-	if ((uint16_t)(v[34] << 8 | v[35]) != r->o->personalizer)
-		return pc_fail(&r->c, PERSO_ERR_CARD,
-			       "check CPLC: another personalizer stamped the "
-			       "chip");
-	return PERSO_OK;
-}
-
 static perso_status_t perso_cos(run_t *r, perso_card_info_t *info)
 {
 	scp03_host_t s;
@@ -880,7 +839,8 @@ static perso_status_t perso_cos(run_t *r, perso_card_info_t *info)
 		if (st == PERSO_OK)
 			st = pins(r, 0);
 		if (st == PERSO_OK)
-			st = stamp(r);
+			st = pc_cplc_stamp(&r->c, 0xDF44, r->o->personalizer,
+					   r->o->equipment, 0);
 		if (st == PERSO_OK)
 			st = pc_select_mf(&r->c, "activate");
 		if (st == PERSO_OK)
@@ -888,7 +848,8 @@ static perso_status_t perso_cos(run_t *r, perso_card_info_t *info)
 				&r->c, "activate", "SET STATUS 0F", a,
 				pc_mk(a, 0x80, 0xF0, 0x80, 0x0F, NULL, 0, -1));
 	} else {
-		st = check_stamp(r);
+		st = pc_cplc_stamp(&r->c, 0xDF44, r->o->personalizer,
+				   r->o->equipment, 1);
 	}
 	/* Read back in the user's state, still over the session. */
 	for (i = 0; st == PERSO_OK && i < r->l.n; i++)

@@ -97,6 +97,16 @@ perso_status_t pc_mc_read(pc_ctx_t *c, const char *step, unsigned addr,
  * (softhsm_guard.c says why). Only for a SoftHSM2 module. */
 void pc_softhsm_guard(const char *module, int after_login);
 
+/*
+ * A CPLC stamp of 8 bytes, who (2) | date YDDD (2) | equipment (4), for
+ * PUT DATA tag (DF43 at CPLC byte 26, DF44 at 34). The chip takes a stamp
+ * once: a chip that carries one already (a run killed after it) keeps it
+ * when it is ours (same who and equipment) and is refused otherwise.
+ * check_only: the stamp must be there, and ours. Over c->sm when set.
+ */
+perso_status_t pc_cplc_stamp(pc_ctx_t *c, uint16_t tag, uint16_t who,
+			     uint32_t equipment, int check_only);
+
 /* Power the card up if it is not. */
 perso_status_t pc_power(pc_ctx_t *c, const char *step);
 

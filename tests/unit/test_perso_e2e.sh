@@ -166,6 +166,33 @@ EOF
 	# A second init: the chip is not in TRANSPORT any more.
 	run 1 init --card "vcard:$prof.img" --profile "$src/profiles/$prof.yaml" "${T[@]}"
 	expect err "not in TRANSPORT (life cycle 04)"
+
+	# An initialization stopped after the transport code and the CPLC
+	# stamp (as a kill leaves it): refused without --resume, completed
+	# with it (the stamp kept); a chip stamped by another card maker is
+	# refused even then.
+	for who in 4346 4D4D; do
+		half=$(printf '4346%02X000000%s' "${#prof}" "$who")
+		run 0 chip new --out "$prof-half-$who.img" --serial "$half" --transport-key TMK "${T[@]}"
+		run 0 apdu --card "$prof-half-$who.img" 00A4000C023F00 \
+			"0020001F08$(div "$TMK" "$half" 8)" "00DADF4308${who}612300000001"
+		expect out "^9000$"
+		run 1 init --card "vcard:$prof-half-$who.img" --profile "$src/profiles/$prof.yaml" "${T[@]}"
+		expect err "stopped half-way (resume it)"
+	done
+	secrets+=("$(div "$TMK" "$(printf '4346%02X0000004346' "${#prof}")" 8)" \
+		"$(div "$TMK" "$(printf '4346%02X0000004D4D' "${#prof}")" 8)")
+	run 0 init --resume --card vcard:$prof-half-4346.img --profile "$src/profiles/$prof.yaml" "${T[@]}"
+	expect out "PERSONALIZATION"
+	run 0 apdu --card $prof-half-4346.img 00A4000C023F00 00CADF3000 80CA9F7F00 "00A4080C04$df$ef"
+	expect out "810104"
+	expect out "4346612300000001" # the stamp of the stopped run, kept
+	[ "$(grep -c '^9000$' out)" -eq 2 ] || {
+		echo "FAIL: $prof: the resumed chip lacks its files" >&2
+		fails=$((fails + 1))
+	}
+	run 1 init --resume --card vcard:$prof-half-4D4D.img --profile "$src/profiles/$prof.yaml" "${T[@]}"
+	expect err "carries another pre-personalizer's stamp"
 done
 
 # The campus card's SCP03 ENC key (AES-ECB(ENC_MK, serial blocks)) is

@@ -12,8 +12,9 @@
 # every outcome after its start. At the end of a round: every holder
 # issued once; each issued card is OPERATIONAL and holds the student id of
 # the holder the journal gave it (read with `cardfab apdu`); the blank
-# chips rejected with a reason; one mailer line and one card face per
-# issued card. At least 20 kills must have hit a running process, counted
+# chips rejected with a reason and no other card rejected (a card killed
+# after its CPLC stamp is taken up again, its stamp kept); one mailer line
+# and one card face per issued card. At least 20 kills must have hit a running process, counted
 # over the rounds.
 #
 # Exit 77 (skipped, loudly) only when SoftHSM2 is not installed.
@@ -180,6 +181,9 @@ while [ "$kills" -lt "$KILLS_WANTED" ]; do
 		! grep -q "^I [0-9]* $s" kill.batch.journal ||
 			die "round $round: blank chip $s issued"
 	done
+	# No good card lost to a kill: the two blanks are the only rejects.
+	[ "$(grep -c '^R ' kill.batch.journal)" -eq 2 ] ||
+		die "round $round: cards rejected besides the blanks: $(grep '^R ' kill.batch.journal | grep -v ' 43464BFF')"
 	[ "$(wc -l <kill.batch.out/mailer.txt)" -eq "$HOLDERS" ] ||
 		die "round $round: $(wc -l <kill.batch.out/mailer.txt) mailer lines for $HOLDERS holders"
 	[ "$(cut -f3 kill.batch.out/mailer.txt | sort -u | wc -l)" -eq "$HOLDERS" ] ||
