@@ -11,9 +11,9 @@
  *
  *   init:  perso_init_card; a card claimed before (token > 1) is checked
  *          first: PERSONALIZATION means init finished (OK), TRANSPORT
- *          that it never started (initialized now), anything else that
- *          it was cut half-way: rejected, an initialization cannot be
- *          resumed on the chip.
+ *          that it never started (initialized now), INITIALIZATION that
+ *          it was cut after the transport code (completed: init's
+ *          resume), anything else: rejected.
  *   perso: the holder the claim reserved, found in the prepared batch by
  *          its reference; perso_card (a chip found OPERATIONAL is only
  *          checked); the PIN mailer line appended to WORK/mailer.txt
