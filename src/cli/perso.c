@@ -3,8 +3,12 @@
  * on cards in readers, by one or many stations at once.
  *
  *   cardfab perso --batch B --profile P (--card READER... | --cards DIR)
- *                 [--stations N] [--journal F] [--out DIR]
+ *                 [--stations N] [--journal F] [--out DIR] [--wait]
  *                 [--wrap-key L] [--mailer-key L] [TOKEN OPTIONS]
+ *
+ * With --wait, each --card reader is a station of its own that waits for
+ * the operator to put cards in, one after the other (a bureau's desk
+ * with real readers).
  *
  * The stations are threads; each takes the next card (a reader given with
  * --card, or the next chip image of DIR, a virtual card hopper), binds it
@@ -25,7 +29,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/progress.h"
@@ -50,7 +56,7 @@ void usage_perso(FILE *f)
 	      "                     [--stations N] [--journal F] [--out DIR]\n"
 	      "                     [--wrap-key L] [--mailer-key L] "
 	      "[--personalizer HEX]\n"
-	      "                     [--equipment HEX] [TOKEN OPTIONS]\n"
+	      "                     [--equipment HEX] [--wait] [TOKEN OPTIONS]\n"
 	      "\n"
 	      "Personalizes the cards for the holders of a prepared batch "
 	      "(cardfab prep):\n"
@@ -77,6 +83,12 @@ void usage_perso(FILE *f)
 	      "  --cards DIR       every chip image (*.img) of DIR, in name "
 	      "order\n"
 	      "  --stations N      stations working at once (default 1)\n"
+	      "  --wait            a station a reader (--card): each card put "
+	      "in is\n"
+	      "                    personalized, then the next one is awaited, "
+	      "until every\n"
+	      "                    holder has a card or ^C (the card in hand is "
+	      "finished)\n"
 	      "  --journal F       the run's journal (default B.journal)\n"
 	      "  --out DIR         outputs (default B.out)\n"
 	      "  --wrap-key L      AES wrapping key for card keys (default " DEFAULT_WRAP
@@ -114,6 +126,7 @@ typedef struct {
 	progress_t *bar;
 	size_t skipped;
 	size_t nrejected; /* the bar counts cards: holders + rejects */
+	int wait; /* --wait: a station a reader, cards put in one by one */
 } run_t;
 
 typedef struct {
@@ -184,11 +197,24 @@ static int outputs(run_t *r, perso_token_t *t, const perso_holder_t *h,
 }
 
 /* One card through the station. */
-static void one_card(run_t *r, perso_token_t *t, const char *spec)
+/* What one_card() did with the reader's card. */
+enum {
+	ONE_DONE = 0, /* personalized (issued or rejected) */
+	ONE_NO_CARD,  /* no card (or a mute one) in the reader */
+	ONE_SKIPPED,  /* done before, or no holder left for it */
+	ONE_FAILED,   /* the station failed (r->err) */
+};
+
+/* One card through the station; hex receives its serial, ref the
+ * holder's reference (when it got one), issued 1 when it was issued.
+ * wait: a reader without a card is not an error (a station waiting for
+ * the next card). */
+static int one_card(run_t *r, perso_token_t *t, const char *spec, int wait,
+		    char hex[17], char ref[PERSO_REF_MAX], int *issued)
 {
 	reader_t *rd = NULL;
 	uint8_t serial[PERSO_SERIAL_LEN];
-	char hex[17], err[512], why[600];
+	char err[512], why[600];
 	perso_holder_t h;
 	perso_card_info_t info;
 	perso_status_t st;
@@ -196,17 +222,27 @@ static void one_card(run_t *r, perso_token_t *t, const char *spec)
 	unsigned seq = 0;
 	int resumed = 0;
 	size_t i;
+	int ret = ONE_DONE;
 
+	hex[0] = ref[0] = '\0';
+	*issued = 0;
 	rs = reader_open(spec, COS_PROTO_T1, &rd, err, sizeof err);
 	if (rs != READER_OK) {
+		if (wait &&
+		    (rs == READER_ERR_NO_CARD || rs == READER_ERR_MUTE ||
+		     rs == READER_ERR_REMOVED || rs == READER_ERR_SHARING))
+			return ONE_NO_CARD;
 		station_fail(r, "%s: %s", spec, err);
-		return;
+		return ONE_FAILED;
 	}
 	st = perso_card_serial(rd, r->p, serial, err, sizeof err);
 	if (st != PERSO_OK) {
 		/* No serial, no journal entry: a mute card is left alone. */
-		fprintf(stderr, "cardfab perso: %s: %s: left in the hopper\n",
-			spec, err);
+		if (!wait)
+			fprintf(stderr,
+				"cardfab perso: %s: %s: left in the hopper\n",
+				spec, err);
+		ret = ONE_NO_CARD;
 		goto out;
 	}
 	for (i = 0; i < PERSO_SERIAL_LEN; i++)
@@ -217,26 +253,32 @@ static void one_card(run_t *r, perso_token_t *t, const char *spec)
 		pthread_mutex_lock(&r->mu);
 		r->skipped++;
 		pthread_mutex_unlock(&r->mu);
+		ret = ONE_SKIPPED;
 		goto out;
 	}
 	if (st != PERSO_OK) {
 		station_fail(r, "journal: %s", perso_strerror(st));
+		ret = ONE_FAILED;
 		goto out;
 	}
 	st = perso_batch_holder(r->b, seq - 1, t, &h, err, sizeof err);
 	if (st != PERSO_OK) {
 		station_fail(r, "batch: %s", err);
+		ret = ONE_FAILED;
 		goto out;
 	}
+	snprintf(ref, PERSO_REF_MAX, "%s", h.ref);
 	st = perso_card(rd, r->p, t, &r->o, &h, &info, err, sizeof err);
 	if (st == PERSO_OK && outputs(r, t, &h, hex, err, sizeof err) != 0) {
 		perso_holder_clear(&h);
 		station_fail(r, "%s", err);
+		ret = ONE_FAILED;
 		goto out;
 	}
 	perso_holder_clear(&h);
 	if (st == PERSO_OK) {
 		st = perso_journal_issued(r->j, seq, hex);
+		*issued = st == PERSO_OK;
 		progress_add(r->bar, 0);
 	} else if (st == PERSO_ERR_CARD) {
 		/* One card more is needed for the holder. */
@@ -253,13 +295,87 @@ static void one_card(run_t *r, perso_token_t *t, const char *spec)
 	} else {
 		/* Not the card's fault: stop; the card resumes next run. */
 		station_fail(r, "card %s: %s", hex, err);
+		ret = ONE_FAILED;
 		goto out;
 	}
-	if (st != PERSO_OK)
+	if (st != PERSO_OK) {
 		station_fail(r, "journal: %s", perso_strerror(st));
+		ret = ONE_FAILED;
+	}
 out:
 	if (rd != NULL)
 		reader_close(rd, NULL, 0);
+	return ret;
+}
+
+static volatile sig_atomic_t stop_waiting;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_waiting = 1;
+}
+
+static size_t issued_count(run_t *r)
+{
+	size_t issued;
+
+	perso_journal_counts(r->j, &issued, NULL);
+	return issued;
+}
+
+static int all_issued(run_t *r)
+{
+	return issued_count(r) == perso_batch_count(r->b);
+}
+
+/*
+ * A station bound to one reader (--wait): it personalizes each card put
+ * in, tells the operator to take it out, and waits for the next, until
+ * every holder has a card, the station fails, or SIGINT/SIGTERM (the card
+ * in hand is finished first).
+ */
+static void wait_station(run_t *r, perso_token_t *t, const char *spec)
+{
+	struct timespec poll = { 0, 300 * 1000000L };
+	char hex[17], ref[PERSO_REF_MAX], last[17] = "";
+	int rc, issued, told_empty = 0;
+
+	while (!stop_waiting && !all_issued(r)) {
+		pthread_mutex_lock(&r->mu);
+		rc = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (rc)
+			break;
+		rc = one_card(r, t, spec, 1, hex, ref, &issued);
+		if (rc == ONE_FAILED)
+			break;
+		if (rc == ONE_DONE) {
+			printf("%s: card %s %s%s%s: take it out, put in the "
+			       "next card\n",
+			       spec, hex, issued ? "issued to holder " : "",
+			       issued ? ref : "rejected (see above)", "");
+			fflush(stdout);
+			snprintf(last, sizeof last, "%s", hex);
+			told_empty = 0;
+		} else if (rc == ONE_SKIPPED && strcmp(hex, last) != 0) {
+			printf("%s: card %s was personalized before: put in "
+			       "the next card\n",
+			       spec, hex);
+			fflush(stdout);
+			snprintf(last, sizeof last, "%s", hex);
+		} else if (rc == ONE_NO_CARD && !told_empty) {
+			printf("%s: waiting for a card (%zu of %zu holders "
+			       "without one)\n",
+			       spec, perso_batch_count(r->b) - issued_count(r),
+			       perso_batch_count(r->b));
+			fflush(stdout);
+			told_empty = 1;
+			last[0] = '\0';
+		}
+		if (rc != ONE_DONE)
+			nanosleep(&poll, NULL);
+	}
 }
 
 static void *station_main(void *arg)
@@ -268,7 +384,9 @@ static void *station_main(void *arg)
 	run_t *r = s->r;
 	perso_token_t *t = NULL;
 	const char *spec;
+	char hex[17], ref[PERSO_REF_MAX];
 	size_t issued;
+	int ok;
 
 	/* Each station its own PKCS#11 session (the login is the
 	 * process's: the main thread keeps its handle open). */
@@ -279,8 +397,13 @@ static void *station_main(void *arg)
 		return NULL;
 	}
 	pthread_mutex_unlock(&r->mu);
+	if (r->wait) {
+		wait_station(r, t, r->cards[s->id - 1]);
+		perso_token_close(t);
+		return NULL;
+	}
 	while ((spec = next_card(r)) != NULL) {
-		one_card(r, t, spec);
+		one_card(r, t, spec, 0, hex, ref, &ok);
 		perso_journal_counts(r->j, &issued, NULL);
 		if (issued == perso_batch_count(r->b))
 			break;
@@ -366,6 +489,7 @@ int cmd_perso(int argc, char **argv)
 		O_MAILER,
 		O_PERSONALIZER,
 		O_EQUIPMENT,
+		O_WAIT,
 		O_DIR,
 		O_MODULE,
 		O_TOKEN,
@@ -384,6 +508,7 @@ int cmd_perso(int argc, char **argv)
 		{ "mailer-key", required_argument, NULL, O_MAILER },
 		{ "personalizer", required_argument, NULL, O_PERSONALIZER },
 		{ "equipment", required_argument, NULL, O_EQUIPMENT },
+		{ "wait", no_argument, NULL, O_WAIT },
 		{ "dir", required_argument, NULL, O_DIR },
 		{ "module", required_argument, NULL, O_MODULE },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -461,6 +586,9 @@ int cmd_perso(int argc, char **argv)
 						       "digits expected");
 			r.o.personalizer = (uint16_t)u32;
 			break;
+		case O_WAIT:
+			r.wait = 1;
+			break;
 		case O_EQUIPMENT:
 			if (parse_hex_u32(optarg, 8, &u32) != 0)
 				return cli_usage_error(TOPIC,
@@ -494,6 +622,11 @@ int cmd_perso(int argc, char **argv)
 	    (r.ncards == 0 && cards_dir == NULL))
 		return cli_usage_error(TOPIC, "--batch, --profile and --card "
 					      "or --cards expected");
+	if (r.wait && (cards_dir != NULL || r.ncards > STATIONS_MAX))
+		return cli_usage_error(TOPIC,
+				       "--wait takes readers (--card, at "
+				       "most %d), not --cards",
+				       STATIONS_MAX);
 	if (cards_dir != NULL && hopper(&r, cards_dir) != 0)
 		goto done;
 	if (journal == NULL) {
@@ -549,6 +682,16 @@ int cmd_perso(int argc, char **argv)
 	progress_set(r.bar, before + rejected, rejected);
 	pthread_mutex_init(&r.mu, NULL);
 	nst = stations < r.ncards ? stations : r.ncards;
+	if (r.wait) {
+		/* A station a reader; ^C finishes the cards in hand. */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_stop;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		nst = r.ncards;
+	}
 	for (i = 0; i < nst; i++) {
 		st_v[i].r = &r;
 		st_v[i].id = (unsigned)i + 1;

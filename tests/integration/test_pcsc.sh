@@ -25,9 +25,11 @@
 # pcscd restarting under vicc (it reconnects, the chip keeps its state),
 # SIGTERM (vicc stops cleanly, the image holds what was written through
 # PC/SC), malformed messages on vicc's socket (from a fake vpcd here).
-# And a campus card made the whole way (a SoftHSM2 token of the test's
-# folder, chip new, init, prep, perso) read by opensc-tool: the holder's
-# data, OPERATIONAL, the transport code and the test commands refused.
+# And campus cards made the whole way (a SoftHSM2 token of the test's
+# folder, chip new, init, prep, then `perso --wait` on the PC/SC reader,
+# the cards put in one after the other) and read by opensc-tool: the
+# holder's data, OPERATIONAL, the transport code and the test commands
+# refused.
 #
 # Every output is checked, not only exit statuses. Every process started
 # here is killed on every way out (trap).
@@ -579,16 +581,37 @@ if [ -r /usr/lib/softhsm/libsofthsm2.so ]; then
 		run 0 "$bin" keys create "$k" --type aes128 "${T[@]}"
 	done
 	mkdir -p perso-cards
-	run 0 "$bin" chip new --out perso-cards/p1.img \
-		--serial 4346504353430001 --transport-key TMK "${T[@]}"
-	run 0 "$bin" init --card vcard:perso-cards/p1.img \
-		--profile "$src/profiles/campus.yaml" "${T[@]}"
-	printf 'name,student-id,faculty,valid-until\nKim Park,4000000042,CHEMISTRY,2031-07-31\n' >holder.csv
+	for i in 1 2; do
+		run 0 "$bin" chip new --out perso-cards/p$i.img \
+			--serial 434650435343000$i --transport-key TMK "${T[@]}"
+		run 0 "$bin" init --card vcard:perso-cards/p$i.img \
+			--profile "$src/profiles/campus.yaml" "${T[@]}"
+	done
+	printf 'name,student-id,faculty,valid-until\nKim Park,4000000042,CHEMISTRY,2031-07-31\nLea Roy,4000000043,LAW,2031-07-31\n' >holder.csv
 	run 0 "$bin" prep --profile "$src/profiles/campus.yaml" \
 		--holders holder.csv --out p.batch "${T[@]}"
-	run 0 "$bin" perso --batch p.batch --profile "$src/profiles/campus.yaml" \
-		--cards perso-cards "${T[@]}"
-	has out "1 of 1 holders issued"
+	# A station on the reader, waiting for cards put in one by one (the
+	# operator's side of a bureau): p1, taken out, then p2.
+	"$bin" perso --batch p.batch --profile "$src/profiles/campus.yaml" \
+		--card "pcsc:$reader0" --wait "${T[@]}" >perso.out 2>perso.err &
+	perso_pid=$!
+	pids+=("$perso_pid")
+	wait_for 10 "the station to wait for a card" grep -q "waiting for a card" perso.out
+	for i in 1 2; do
+		"$bin" vicc --card perso-cards/p$i.img >vicc.out 2>vicc.err &
+		vicc_pid=$!
+		pids+=("$vicc_pid")
+		wait_for 20 "card p$i personalized through PC/SC" \
+			grep -q "card 434650435343000$i issued to holder" perso.out
+		kill "$vicc_pid"
+		wait "$vicc_pid" || fail "vicc (p$i): exit $? on SIGTERM"
+		wait_for 10 "card p$i to leave '$reader0'" bash -c \
+			"! '$bin' readers 2>/dev/null | grep -qxF 'card   pcsc:$reader0'"
+	done
+	wait "$perso_pid" || fail "perso --wait: exit $?: $(cat perso.err)"
+	has perso.out "2 of 2 holders issued"
+	has perso.out "card 4346504353430001 issued to holder 4000000042"
+	has perso.out "card 4346504353430002 issued to holder 4000000043"
 	"$bin" vicc --card perso-cards/p1.img >vicc.out 2>vicc.err &
 	vicc_pid=$!
 	pids+=("$vicc_pid")
