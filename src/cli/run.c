@@ -296,6 +296,79 @@ static int dir_empty(const char *path)
 	return empty;
 }
 
+/*
+ * A token folder without a key object: SoftHSM2's file store keeps a token
+ * as tokens/UUID/ with its record (token.object), lock and generation
+ * files (and our copy of the record), and one UUID.object a key. A
+ * folder with no key object holds nothing worth keeping: a token whose
+ * making was cut (killed between C_InitToken and C_InitPIN, or while
+ * C_InitToken wrote its record), or one made with no key yet.
+ */
+static int token_keyless(const char *tokens)
+{
+	char sub[4600];
+	DIR *d = opendir(tokens), *s;
+	struct dirent *e, *f;
+	size_t n;
+	int keys = 0;
+
+	if (d == NULL)
+		return 0;
+	while (!keys && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", tokens, e->d_name);
+		s = opendir(sub);
+		if (s == NULL)
+			continue;
+		while (!keys && (f = readdir(s)) != NULL) {
+			n = strlen(f->d_name);
+			if (n > 7 && strcmp(f->d_name + n - 7, ".object") == 0 &&
+			    strcmp(f->d_name, "token.object") != 0)
+				keys = 1;
+		}
+		closedir(s);
+	}
+	closedir(d);
+	return !keys;
+}
+
+/* Everything under tokens (files one or two levels down), tokens kept. */
+static int token_wipe(const char *tokens)
+{
+	char sub[4600], file[4900];
+	DIR *d = opendir(tokens), *s;
+	struct dirent *e, *f;
+	int rc = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", tokens, e->d_name);
+		s = opendir(sub);
+		if (s != NULL) {
+			while ((f = readdir(s)) != NULL) {
+				if (strcmp(f->d_name, ".") == 0 ||
+				    strcmp(f->d_name, "..") == 0)
+					continue;
+				snprintf(file, sizeof file, "%s/%s", sub,
+					 f->d_name);
+				if (unlink(file) != 0)
+					rc = -1;
+			}
+			closedir(s);
+			if (rmdir(sub) != 0)
+				rc = -1;
+		} else if (unlink(sub) != 0) {
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 /* The work folder's own token: made at the first run. */
 static int work_token(run_t *r)
 {
@@ -335,11 +408,25 @@ static int work_token(run_t *r)
 	}
 	/* A token folder with files in it holds the token (retried: see
 	 * perso_token_open); an empty one gets the token now. */
-	if (dir_empty(tokens))
+	if (dir_empty(tokens)) {
 		st = PERSO_ERR_NO_TOKEN;
-	else
+	} else {
 		st = perso_token_open(NULL, r->ts.label, r->ts.pin, &r->t, err,
 				      sizeof err);
+		/* A run killed while it made the token leaves one that
+		 * cannot be opened (no user PIN yet: CKR_USER_PIN_NOT_
+		 * INITIALIZED, or a torn record): with no key in it, it is
+		 * made again. A token with keys is never touched. */
+		if (st != PERSO_OK && token_keyless(tokens)) {
+			if (token_wipe(tokens) != 0) {
+				cli_error("%s: cannot remove the unfinished "
+					  "token: %s",
+					  tokens, strerror(errno));
+				return -1;
+			}
+			st = PERSO_ERR_NO_TOKEN;
+		}
+	}
 	if (st == PERSO_ERR_NO_TOKEN) {
 		snprintf(r->path, sizeof r->path, "%s/so-pin", hsm);
 		{
