@@ -42,6 +42,16 @@ struct perso_token {
 	CK_SLOT_ID slot;
 	int initialized, open, logged_in;
 	int shared; /* a session of another handle's module and login */
+	/* Keys found by label, and their types: SoftHSM2's file store
+	 * reads every object file of the token for a C_FindObjects, which
+	 * was most of a card's token time (docs/perso.md). */
+	struct {
+		char label[PERSO_LABEL_MAX + 1];
+		CK_OBJECT_HANDLE h;
+		CK_KEY_TYPE ckk;
+		int has_ckk;
+	} cache[16];
+	unsigned ncache, next_slot;
 	char err[320];
 };
 
@@ -613,8 +623,43 @@ static perso_status_t check_label(perso_token_t *t, const char *label)
 }
 
 /* The secret key of that label; PERSO_ERR_NOT_FOUND if none. */
+static void cache_forget(perso_token_t *t)
+{
+	t->ncache = t->next_slot = 0;
+}
+
+static perso_status_t find_key_fresh(perso_token_t *t, const char *label,
+				     CK_OBJECT_HANDLE *h);
+
+/* The key of that label, from this handle's cache when it was found
+ * before (a key deleted or replaced by another process since is seen as
+ * an error of the operation, naming the key; a new session sees it). */
 static perso_status_t find_key(perso_token_t *t, const char *label,
 			       CK_OBJECT_HANDLE *h)
+{
+	unsigned i;
+	perso_status_t st;
+
+	for (i = 0; i < t->ncache; i++)
+		if (strcmp(t->cache[i].label, label) == 0) {
+			*h = t->cache[i].h;
+			return PERSO_OK;
+		}
+	st = find_key_fresh(t, label, h);
+	if (st == PERSO_OK && strlen(label) <= PERSO_LABEL_MAX) {
+		i = t->next_slot;
+		t->next_slot = (t->next_slot + 1) % 16;
+		if (t->ncache < 16)
+			t->ncache++;
+		strcpy(t->cache[i].label, label);
+		t->cache[i].h = *h;
+		t->cache[i].has_ckk = 0;
+	}
+	return st;
+}
+
+static perso_status_t find_key_fresh(perso_token_t *t, const char *label,
+				     CK_OBJECT_HANDLE *h)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE tmpl[] = {
@@ -649,7 +694,7 @@ static perso_status_t find_key(perso_token_t *t, const char *label,
 static perso_status_t label_free(perso_token_t *t, const char *label)
 {
 	CK_OBJECT_HANDLE h;
-	perso_status_t st = find_key(t, label, &h);
+	perso_status_t st = find_key_fresh(t, label, &h);
 
 	if (st == PERSO_OK)
 		return tok_fail(t, PERSO_ERR_EXISTS,
@@ -759,6 +804,7 @@ perso_status_t perso_key_create(perso_token_t *t, const char *label,
 	n = key_template(&x, label, type, role, 1);
 	m.mechanism = types[type].gen;
 	rv = t->f->C_GenerateKey(t->s, &m, x.a, n, &h);
+	cache_forget(t);
 	if (rv != CKR_OK)
 		return tok_fail(t, rv_status(rv), "key '%s': C_GenerateKey: %s",
 				label, ckr_name(rv));
@@ -788,6 +834,7 @@ perso_status_t perso_key_import(perso_token_t *t, const char *label,
 	x.a[n].ulValueLen = len;
 	n++;
 	rv = t->f->C_CreateObject(t->s, x.a, n, &h);
+	cache_forget(t);
 	if (rv != CKR_OK)
 		return tok_fail(t, rv_status(rv),
 				"key '%s': C_CreateObject: %s", label,
@@ -808,6 +855,7 @@ perso_status_t perso_key_delete(perso_token_t *t, const char *label)
 	if (st != PERSO_OK)
 		return st;
 	rv = t->f->C_DestroyObject(t->s, h);
+	cache_forget(t);
 	if (rv != CKR_OK)
 		return tok_fail(t, rv_status(rv),
 				"key '%s': C_DestroyObject: %s", label,
@@ -851,11 +899,23 @@ static perso_status_t key_type_of(perso_token_t *t, CK_OBJECT_HANDLE h,
 				  const char *label, CK_KEY_TYPE *ckk)
 {
 	CK_ATTRIBUTE a = { CKA_KEY_TYPE, ckk, sizeof *ckk };
-	CK_RV rv = t->f->C_GetAttributeValue(t->s, h, &a, 1);
+	unsigned i;
+	CK_RV rv;
 
+	for (i = 0; i < t->ncache; i++)
+		if (t->cache[i].h == h && t->cache[i].has_ckk) {
+			*ckk = t->cache[i].ckk;
+			return PERSO_OK;
+		}
+	rv = t->f->C_GetAttributeValue(t->s, h, &a, 1);
 	if (rv != CKR_OK)
 		return tok_fail(t, rv_status(rv), "key '%s': CKA_KEY_TYPE: %s",
 				label, ckr_name(rv));
+	for (i = 0; i < t->ncache; i++)
+		if (t->cache[i].h == h) {
+			t->cache[i].ckk = *ckk;
+			t->cache[i].has_ckk = 1;
+		}
 	return PERSO_OK;
 }
 

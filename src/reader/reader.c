@@ -312,6 +312,7 @@ reader_status_t reader_apdu(reader_t *r, const uint8_t *capdu, size_t n,
 {
 	uint8_t *cmd = NULL, *resp = NULL;
 	size_t cmd_len = n, got = 0, len, data;
+	size_t cmd_used = n, resp_used = 0; /* what there is to wipe */
 	int exchanges, le_fixed = 0, in_gr = 0;
 	reader_status_t st = READER_OK;
 	uint8_t sw1 = 0, sw2 = 0;
@@ -340,6 +341,8 @@ reader_status_t reader_apdu(reader_t *r, const uint8_t *capdu, size_t n,
 				     &len);
 		if (st != READER_OK)
 			goto out;
+		if (len > resp_used)
+			resp_used = len;
 		sw1 = resp[len - 2];
 		sw2 = resp[len - 1];
 		data = len - 2;
@@ -356,6 +359,8 @@ reader_status_t reader_apdu(reader_t *r, const uint8_t *capdu, size_t n,
 					   READER_CAPDU_MAX + 2);
 			if (m != 0) {
 				cmd_len = m;
+				if (m > cmd_used)
+					cmd_used = m;
 				le_fixed = 1;
 				continue;
 			}
@@ -378,16 +383,20 @@ reader_status_t reader_apdu(reader_t *r, const uint8_t *capdu, size_t n,
 		cmd[3] = 0x00;
 		cmd[4] = sw2;
 		cmd_len = 5;
+		if (cmd_used < 5)
+			cmd_used = 5;
 		in_gr = 1;
 	}
 	rapdu[got++] = sw1;
 	rapdu[got++] = sw2;
 	*rlen = got;
 out:
+	/* Only the bytes that held an APDU: a whole 64 KiB wipe a command
+	 * was most of a short exchange's time. */
 	if (cmd != NULL)
-		reader_wipe(cmd, READER_CAPDU_MAX + 2);
+		reader_wipe(cmd, cmd_used);
 	if (resp != NULL)
-		reader_wipe(resp, READER_RAPDU_MAX);
+		reader_wipe(resp, resp_used);
 	free(cmd);
 	free(resp);
 	if (st != READER_OK)
