@@ -32,11 +32,6 @@
 #endif
 #include "perso/token.h"
 
-/* keys.c: the token options of `cardfab keys` */
-int keys_token_open(const char *dir, const char *module, const char *token,
-		    const char *pin_file, const char *pin_env,
-		    perso_token_t **t);
-
 #define TOPIC "chip"
 
 void usage_chip(FILE *f)
@@ -247,7 +242,8 @@ static int write_secret_file(int fd, const char *path, const uint8_t *code,
 
 /* Token options of --transport-key. */
 typedef struct {
-	const char *key, *dir, *module, *token, *pin_file, *pin_env;
+	const char *key;
+	cli_token_opts_t tok;
 } tkey_opts_t;
 
 /* The transport code of serial, derived in the token from the transport
@@ -259,8 +255,7 @@ static int derive_tcode(const tkey_opts_t *k, const uint8_t serial[8],
 	perso_status_t pst;
 	int rc;
 
-	rc = keys_token_open(k->dir, k->module, k->token, k->pin_file,
-			     k->pin_env, &t);
+	rc = cli_token_open(&k->tok, &t);
 	if (rc != CLI_OK)
 		return rc;
 	pst = perso_transport_code(t, k->key, serial, code);
@@ -400,11 +395,6 @@ static int chip_new(int argc, char **argv)
 		OPT_TRIES,
 		OPT_BATCH,
 		OPT_TKEY,
-		OPT_DIR,
-		OPT_MODULE,
-		OPT_TOKEN,
-		OPT_PIN_FILE,
-		OPT_PIN_ENV
 	};
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
@@ -417,18 +407,14 @@ static int chip_new(int argc, char **argv)
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "transport-key", required_argument, NULL, OPT_TKEY },
-		{ "dir", required_argument, NULL, OPT_DIR },
-		{ "module", required_argument, NULL, OPT_MODULE },
-		{ "token", required_argument, NULL, OPT_TOKEN },
-		{ "pin-file", required_argument, NULL, OPT_PIN_FILE },
-		{ "pin-env", required_argument, NULL, OPT_PIN_ENV },
+		CLI_TOKEN_LONGOPTS,
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out = NULL, *model_name = "cf32", *code_out = NULL;
 	const char *serial_arg = NULL, *tcode_arg = NULL, *state = NULL;
-	tkey_opts_t tk = { NULL, NULL, NULL, NULL, NULL, NULL };
+	tkey_opts_t tk = { NULL, { NULL, NULL, NULL, NULL, NULL } };
 	const cos_model_t *model;
 	uint8_t serial[8], tcode[8], batch[2] = { 0x00, 0x01 };
 	char why[128], *end;
@@ -460,21 +446,6 @@ static int chip_new(int argc, char **argv)
 		case OPT_TKEY:
 			tk.key = optarg;
 			break;
-		case OPT_DIR:
-			tk.dir = optarg;
-			break;
-		case OPT_MODULE:
-			tk.module = optarg;
-			break;
-		case OPT_TOKEN:
-			tk.token = optarg;
-			break;
-		case OPT_PIN_FILE:
-			tk.pin_file = optarg;
-			break;
-		case OPT_PIN_ENV:
-			tk.pin_env = optarg;
-			break;
 		case OPT_TRIES:
 			errno = 0;
 			tries = strtol(optarg, &end, 10);
@@ -499,6 +470,8 @@ static int chip_new(int argc, char **argv)
 			usage_chip(stdout);
 			return CLI_OK;
 		default:
+			if (cli_token_option(c, optarg, &tk.tok))
+				break;
 			return cli_option_error(c, argv, TOPIC);
 		}
 	}
@@ -570,8 +543,7 @@ static int chip_new(int argc, char **argv)
 				cli_wipe(tcode, sizeof tcode);
 				return rc;
 			}
-		} else if (tcode_arg == NULL &&
-			   cli_random(tcode, 8) != CLI_OK)
+		} else if (tcode_arg == NULL && cli_random(tcode, 8) != CLI_OK)
 			return CLI_FAIL;
 	}
 	if (code_out != NULL) {

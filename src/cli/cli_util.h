@@ -158,6 +158,42 @@ const char *cli_gp_state_name(uint8_t gp);
  * "deactivated", "terminated", ... */
 const char *cli_lcs_name(uint8_t lcs);
 
+/* ---- the token options (keys.c) ----
+ *
+ * --dir, --module, --token, --pin-file, --pin-env: the PKCS#11 token of
+ * every command that uses one (docs/perso.md, The token). A command puts
+ * CLI_TOKEN_LONGOPTS in its long options and hands what getopt_long()
+ * returns to cli_token_option() in its switch's default case.
+ */
+typedef struct {
+	const char *dir, *module, *token, *pin_file, *pin_env;
+} cli_token_opts_t;
+
+enum {
+	CLI_O_TOKEN_DIR = 0x1000,
+	CLI_O_TOKEN_MODULE,
+	CLI_O_TOKEN_LABEL,
+	CLI_O_TOKEN_PIN_FILE,
+	CLI_O_TOKEN_PIN_ENV,
+};
+
+#define CLI_TOKEN_LONGOPTS                                                     \
+	{ "dir", required_argument, NULL, CLI_O_TOKEN_DIR },                   \
+		{ "module", required_argument, NULL, CLI_O_TOKEN_MODULE },     \
+		{ "token", required_argument, NULL, CLI_O_TOKEN_LABEL },       \
+		{ "pin-file", required_argument, NULL, CLI_O_TOKEN_PIN_FILE }, \
+	{                                                                      \
+		"pin-env", required_argument, NULL, CLI_O_TOKEN_PIN_ENV        \
+	}
+
+/* 1 if c is a token option (its argument kept in o), else 0. */
+int cli_token_option(int c, const char *arg, cli_token_opts_t *o);
+
+struct perso_token;
+/* Open the token from o, the environment falling in for what o lacks (as
+ * `cardfab keys` does). CLI_OK or CLI_FAIL (printed). */
+int cli_token_open(const cli_token_opts_t *o, struct perso_token **t);
+
 /* ---- files ---- */
 
 /*

@@ -18,11 +18,6 @@
 #include "perso/init.h"
 #include "profile/profile.h"
 
-/* keys.c */
-int keys_token_open(const char *dir, const char *module, const char *token,
-		    const char *pin_file, const char *pin_env,
-		    perso_token_t **t);
-
 #define TOPIC "init"
 #define DEFAULT_TMK "TMK"
 #define DEFAULT_WRAP "CARD-WRAP"
@@ -71,11 +66,6 @@ int cmd_init(int argc, char **argv)
 		O_PROFILE,
 		O_TMK,
 		O_WRAP,
-		O_DIR,
-		O_MODULE,
-		O_TOKEN,
-		O_PIN_FILE,
-		O_PIN_ENV,
 		O_RESUME,
 	};
 	static const struct option lopts[] = {
@@ -83,18 +73,13 @@ int cmd_init(int argc, char **argv)
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "tmk", required_argument, NULL, O_TMK },
 		{ "wrap-key", required_argument, NULL, O_WRAP },
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "module", required_argument, NULL, O_MODULE },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "pin-env", required_argument, NULL, O_PIN_ENV },
+		CLI_TOKEN_LONGOPTS,
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *card_spec = NULL, *profile = NULL;
-	const char *dir = NULL, *module = NULL, *token = NULL, *pin_file = NULL,
-		   *pin_env = NULL;
+	cli_token_opts_t tok = { NULL, NULL, NULL, NULL, NULL };
 	perso_init_opts_t o = { DEFAULT_TMK, DEFAULT_WRAP, 0x4346, 0x00000001,
 				0 };
 	char err[512];
@@ -125,25 +110,12 @@ int cmd_init(int argc, char **argv)
 		case O_WRAP:
 			o.wrap_label = optarg;
 			break;
-		case O_DIR:
-			dir = optarg;
-			break;
-		case O_MODULE:
-			module = optarg;
-			break;
-		case O_TOKEN:
-			token = optarg;
-			break;
-		case O_PIN_FILE:
-			pin_file = optarg;
-			break;
-		case O_PIN_ENV:
-			pin_env = optarg;
-			break;
 		case O_RESUME:
 			o.resume = 1;
 			break;
 		default:
+			if (cli_token_option(c, optarg, &tok))
+				break;
 			return cli_option_error(c, argv, TOPIC);
 		}
 	}
@@ -161,7 +133,7 @@ int cmd_init(int argc, char **argv)
 		cli_error("%s: not a valid profile", profile);
 		return CLI_FAIL;
 	}
-	rc = keys_token_open(dir, module, token, pin_file, pin_env, &t);
+	rc = cli_token_open(&tok, &t);
 	if (rc != CLI_OK) {
 		profile_free(p);
 		return rc;

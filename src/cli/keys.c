@@ -279,24 +279,37 @@ static int open_token(const opts_t *o, perso_token_t **t)
 	return CLI_OK;
 }
 
-/*
- * For `cardfab prep` (prep.c declares it): open the token from the same
- * options and environment as `cardfab keys`; NULL options fall back to
- * the environment. CLI_OK or CLI_FAIL (printed).
- */
-int keys_token_open(const char *dir, const char *module, const char *token,
-		    const char *pin_file, const char *pin_env,
-		    perso_token_t **t);
-int keys_token_open(const char *dir, const char *module, const char *token,
-		    const char *pin_file, const char *pin_env,
-		    perso_token_t **t)
+int cli_token_option(int c, const char *arg, cli_token_opts_t *o)
+{
+	switch (c) {
+	case CLI_O_TOKEN_DIR:
+		o->dir = arg;
+		return 1;
+	case CLI_O_TOKEN_MODULE:
+		o->module = arg;
+		return 1;
+	case CLI_O_TOKEN_LABEL:
+		o->token = arg;
+		return 1;
+	case CLI_O_TOKEN_PIN_FILE:
+		o->pin_file = arg;
+		return 1;
+	case CLI_O_TOKEN_PIN_ENV:
+		o->pin_env = arg;
+		return 1;
+	}
+	return 0;
+}
+
+int cli_token_open(const cli_token_opts_t *to, struct perso_token **t)
 {
 	opts_t o;
+	const char *pin_file = to->pin_file, *pin_env = to->pin_env;
 
 	memset(&o, 0, sizeof o);
-	o.dir = dir ? dir : getenv("CARDFAB_TOKEN_DIR");
-	o.module = module ? module : getenv("CARDFAB_PKCS11_MODULE");
-	o.token = token ? token : getenv("CARDFAB_TOKEN");
+	o.dir = to->dir ? to->dir : getenv("CARDFAB_TOKEN_DIR");
+	o.module = to->module ? to->module : getenv("CARDFAB_PKCS11_MODULE");
+	o.token = to->token ? to->token : getenv("CARDFAB_TOKEN");
 	if (o.dir != NULL && o.dir[0] == '\0')
 		o.dir = NULL;
 	if (o.module != NULL && o.module[0] == '\0')
@@ -415,7 +428,10 @@ static int report_new(perso_token_t *t, const char *verb, const char *label,
 		cli_hex_str(kcv, 3, hex, sizeof hex);
 	printf("%s %s: %s %s key, KCV %s\n", verb, label,
 	       perso_key_type_name(type),
-	       wrap == 2 ? "batch" : wrap ? "wrapping" : "master", hex);
+	       wrap == 2 ? "batch" :
+	       wrap	 ? "wrapping" :
+			   "master",
+	       hex);
 	return CLI_OK;
 }
 

@@ -39,11 +39,6 @@
 #include "perso/perso.h"
 #include "profile/profile.h"
 
-/* keys.c */
-int keys_token_open(const char *dir, const char *module, const char *token,
-		    const char *pin_file, const char *pin_env,
-		    perso_token_t **t);
-
 #define TOPIC "perso"
 #define DEFAULT_WRAP "CARD-WRAP"
 #define DEFAULT_MAILER "MAILER-KEY"
@@ -113,8 +108,6 @@ typedef struct {
 	perso_journal_t *j;
 	perso_card_opts_t o;
 	const char *mailer_key, *out;
-	const char *tok_dir, *tok_module, *tok_label, *tok_pin_file,
-		*tok_pin_env;
 	perso_token_t *t; /* the process's login */
 	char **cards;
 	size_t ncards;
@@ -490,11 +483,6 @@ int cmd_perso(int argc, char **argv)
 		O_PERSONALIZER,
 		O_EQUIPMENT,
 		O_WAIT,
-		O_DIR,
-		O_MODULE,
-		O_TOKEN,
-		O_PIN_FILE,
-		O_PIN_ENV,
 	};
 	static const struct option lopts[] = {
 		{ "batch", required_argument, NULL, O_BATCH },
@@ -509,11 +497,7 @@ int cmd_perso(int argc, char **argv)
 		{ "personalizer", required_argument, NULL, O_PERSONALIZER },
 		{ "equipment", required_argument, NULL, O_EQUIPMENT },
 		{ "wait", no_argument, NULL, O_WAIT },
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "module", required_argument, NULL, O_MODULE },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "pin-env", required_argument, NULL, O_PIN_ENV },
+		CLI_TOKEN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -531,6 +515,7 @@ int cmd_perso(int argc, char **argv)
 	station_t st_v[STATIONS_MAX];
 	pthread_t th[STATIONS_MAX];
 	run_t r;
+	cli_token_opts_t tok = { NULL, NULL, NULL, NULL, NULL };
 	perso_status_t st;
 
 	memset(&r, 0, sizeof r);
@@ -596,22 +581,9 @@ int cmd_perso(int argc, char **argv)
 						       "digits expected");
 			r.o.equipment = u32;
 			break;
-		case O_DIR:
-			r.tok_dir = optarg;
-			break;
-		case O_MODULE:
-			r.tok_module = optarg;
-			break;
-		case O_TOKEN:
-			r.tok_label = optarg;
-			break;
-		case O_PIN_FILE:
-			r.tok_pin_file = optarg;
-			break;
-		case O_PIN_ENV:
-			r.tok_pin_env = optarg;
-			break;
 		default:
+			if (cli_token_option(c, optarg, &tok))
+				break;
 			return cli_option_error(c, argv, TOPIC);
 		}
 	}
@@ -670,8 +642,7 @@ int cmd_perso(int argc, char **argv)
 		goto done;
 	}
 	/* The process's login; stations open sessions of their own. */
-	if (keys_token_open(r.tok_dir, r.tok_module, r.tok_label,
-			    r.tok_pin_file, r.tok_pin_env, &t) != CLI_OK)
+	if (cli_token_open(&tok, &t) != CLI_OK)
 		goto done;
 	r.t = t;
 	perso_journal_counts(r.j, &before, &rejected);

@@ -22,11 +22,6 @@
 /* Also in cli.h once main.c's table names the command. */
 int cmd_prep(int argc, char **argv);
 void usage_prep(FILE *f);
-/* keys.c */
-int keys_token_open(const char *dir, const char *module, const char *token,
-		    const char *pin_file, const char *pin_env,
-		    perso_token_t **t);
-
 #define TOPIC "prep"
 #define DEFAULT_BATCH_KEY "BATCH-KEY"
 
@@ -80,11 +75,6 @@ int cmd_prep(int argc, char **argv)
 		O_SKIP_BAD,
 		O_REJECT,
 		O_BATCH_KEY,
-		O_DIR,
-		O_MODULE,
-		O_TOKEN,
-		O_PIN_FILE,
-		O_PIN_ENV,
 	};
 	static const struct option lopts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
@@ -93,18 +83,13 @@ int cmd_prep(int argc, char **argv)
 		{ "skip-bad", no_argument, NULL, O_SKIP_BAD },
 		{ "reject", required_argument, NULL, O_REJECT },
 		{ "batch-key", required_argument, NULL, O_BATCH_KEY },
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "module", required_argument, NULL, O_MODULE },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "pin-env", required_argument, NULL, O_PIN_ENV },
+		CLI_TOKEN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *profile = NULL, *holders = NULL, *out = NULL,
 		   *reject = NULL, *batch_key = getenv("CARDFAB_BATCH_KEY");
-	const char *dir = NULL, *module = NULL, *token = NULL, *pin_file = NULL,
-		   *pin_env = NULL;
+	cli_token_opts_t tok = { NULL, NULL, NULL, NULL, NULL };
 	char rej_default[4200], err[400];
 	int c, skip_bad = 0, rc;
 	profile_diags_t d;
@@ -138,22 +123,9 @@ int cmd_prep(int argc, char **argv)
 		case O_BATCH_KEY:
 			batch_key = optarg;
 			break;
-		case O_DIR:
-			dir = optarg;
-			break;
-		case O_MODULE:
-			module = optarg;
-			break;
-		case O_TOKEN:
-			token = optarg;
-			break;
-		case O_PIN_FILE:
-			pin_file = optarg;
-			break;
-		case O_PIN_ENV:
-			pin_env = optarg;
-			break;
 		default:
+			if (cli_token_option(c, optarg, &tok))
+				break;
 			return cli_option_error(c, argv, TOPIC);
 		}
 	}
@@ -178,7 +150,7 @@ int cmd_prep(int argc, char **argv)
 		cli_error("%s: not a valid profile", profile);
 		return CLI_FAIL;
 	}
-	rc = keys_token_open(dir, module, token, pin_file, pin_env, &t);
+	rc = cli_token_open(&tok, &t);
 	if (rc != CLI_OK) {
 		profile_free(p);
 		return rc;

@@ -38,7 +38,7 @@ mkdir -p "$work"
 cd "$work"
 umask 077
 
-HOLDERS=${CARDFAB_KILL_HOLDERS:-24}
+HOLDERS=${CARDFAB_KILL_HOLDERS:-48}
 KILLS_WANTED=${CARDFAB_KILL_RUNS:-20}
 fails=0
 
@@ -135,7 +135,7 @@ restores=0 # SoftHSM2's token.object torn by a kill, put back
 round=0
 while [ "$kills" -lt "$KILLS_WANTED" ]; do
 	round=$((round + 1))
-	[ "$round" -le 12 ] || die "only $kills kills hit a run in 12 rounds"
+	[ "$round" -le 40 ] || die "only $kills kills hit a run in 40 rounds"
 	rm -rf cards "kill.batch.journal" "kill.batch.out"
 	cp -r pristine cards
 	done_round=0
