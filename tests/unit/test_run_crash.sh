@@ -7,14 +7,18 @@
 # delay, rerun with the same command, killed again..., until 20 kills have
 # hit a running process, 5 of them with a card half-way through its
 # initialization and 5 half-way through its personalization (a card
-# claimed and not finished); then the last rerun ends by itself. The delays are drawn in a window
-# that starts at a fortieth of the clean run's time (so the token, the
-# keys, the data preparation and the line are hit too, not only parts 6
-# and 7); it grows by 30 % when a killed run got nowhere and shrinks by
-# 25 % when it got on (rows in the database, files in the token): a slow
-# build (sanitizers, a loaded machine) gets a wider window, never a
-# timeout. When a rerun ends by itself before the kills are counted,
-# another round starts in a fresh folder (at most 4).
+# claimed and not finished); then the last rerun ends by itself.
+#
+# The delays are drawn in a window that starts at a fortieth of the clean
+# run's time (so the token, the keys, the data preparation and the line
+# are hit too, not only parts 6 and 7); it grows by 30 % when a killed run
+# got nowhere and shrinks by 25 % when it got on (rows in the database,
+# files in the token): a slow build (sanitizers, a loaded machine) gets a
+# wider window, never a timeout. Once the line is done (cards in the
+# database) the window starts small again: the line takes a transaction a
+# wafer, parts 6 and 7 a few milliseconds a card. When a rerun ends by
+# itself before the kills are counted, another round starts in a fresh
+# folder (at most 6).
 #
 # After each killed round:
 #   - `cardfab report` of both databases is the same text, but for the
@@ -208,7 +212,7 @@ import os, sqlite3, sys
 d = sys.argv[1]
 files = sum(len(f) for _, _, f in os.walk(os.path.join(d, "hsm")))
 sig = [files, int(os.path.exists(os.path.join(d, os.environ["NAME"] + ".batch")))]
-phase = "setup"
+phase, n = "setup", []
 db = os.path.join(d, "cardfab.db")
 if os.path.exists(db):
     c = sqlite3.connect(db)
@@ -231,7 +235,7 @@ if os.path.exists(db):
         phase = "line"
     else:
         phase = "mes"
-print(".".join(map(str, sig)), phase)
+print(".".join(map(str, sig)), phase, n[4] if len(n) > 4 else 0)
 EOF2
 }
 export NAME
@@ -240,8 +244,9 @@ kills=0  # kills that hit a running process
 runs=0
 round=0
 declare -A phases=()
-window=$((T / 40))
-[ "$window" -ge 40 ] || window=40
+w0=$((T / 40))
+[ "$w0" -ge 40 ] || w0=40
+window=$w0
 enough()
 {
 	[ "$kills" -ge "$KILLS_WANTED" ] &&
@@ -250,12 +255,13 @@ enough()
 }
 while ! enough; do
 	round=$((round + 1))
-	[ "$round" -le 4 ] ||
-		die "only $kills kills hit a run in 4 rounds (${phases[init-card]:-0} mid-init, ${phases[perso-card]:-0} mid-perso)"
+	[ "$round" -le 6 ] ||
+		die "only $kills kills hit a run in 6 rounds (${phases[init-card]:-0} mid-init, ${phases[perso-card]:-0} mid-perso)"
 	d=k$round
 	rm -rf "$d"
 	round_kills=0
 	last=none
+	line_done=0
 	while :; do
 		runs=$((runs + 1))
 		[ "$runs" -le 500 ] || die "no run finished in 500 tries"
@@ -283,14 +289,19 @@ while ! enough; do
 		fi
 		kills=$((kills + 1))
 		round_kills=$((round_kills + 1))
-		read -r sig phase < <(state "$d")
+		read -r sig phase cards < <(state "$d")
 		phases[$phase]=$((${phases[$phase]:-0} + 1))
 		echo "round $round kill $kills: after $ms ms of $window: $phase ($sig)" >>kills.log
 		# The window grows when the run got nowhere (a slow start, a
 		# wafer of the line, which is one transaction) and shrinks
 		# when it got on: it settles where most kills let a run make
 		# a little progress, whatever the speed of the build.
-		if [ "$sig" = "$last" ]; then
+		if [ "$line_done" = 0 ] && [ "$cards" -gt 0 ]; then
+			# past the line: parts 6 and 7 take cards one by one,
+			# a few milliseconds each; back to a small window
+			line_done=1
+			window=$w0
+		elif [ "$sig" = "$last" ]; then
 			window=$((window * 13 / 10 + 1))
 		else
 			window=$((window * 3 / 4))
