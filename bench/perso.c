@@ -278,23 +278,6 @@ static double link_time(double apdus, double bytes_out, double bytes_in,
 
 /* ---------------------------------------------------------------- setup */
 
-static perso_key_type_t key_type(profile_alg_t a)
-{
-	switch (a) {
-	case PROFILE_ALG_AES128:
-		return PERSO_KEY_AES128;
-	case PROFILE_ALG_AES192:
-		return PERSO_KEY_AES192;
-	case PROFILE_ALG_AES256:
-		return PERSO_KEY_AES256;
-	case PROFILE_ALG_3DES2:
-		return PERSO_KEY_3DES2;
-	case PROFILE_ALG_3DES3:
-		return PERSO_KEY_3DES3;
-	}
-	return 0;
-}
-
 static void key_create(perso_token_t *t, const char *label,
 		       perso_key_type_t type, perso_key_role_t role)
 {
@@ -977,7 +960,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < nk; i++)
 		if (keys[i].master != NULL &&
 		    keys[i].method != PROFILE_DIV_NONE)
-			key_create(t, keys[i].master, key_type(keys[i].alg),
+			key_create(t, keys[i].master,
+				   perso_alg_key_type(keys[i].alg),
 				   PERSO_ROLE_MASTER);
 	key_create(t, TMK, PERSO_KEY_AES128, PERSO_ROLE_MASTER);
 	key_create(t, WRAP, PERSO_KEY_AES256, PERSO_ROLE_WRAP);
@@ -1043,8 +1027,8 @@ int main(int argc, char **argv)
 	r.chips = text;
 	r.enc_master = keys[sc->enc].master;
 	r.mac_master = keys[sc->mac].master;
-	r.enc_type = key_type(keys[sc->enc].alg);
-	r.mac_type = key_type(keys[sc->mac].alg);
+	r.enc_type = perso_alg_key_type(keys[sc->enc].alg);
+	r.mac_type = perso_alg_key_type(keys[sc->mac].alg);
 	pthread_mutex_init(&r.mu, NULL);
 	for (k = 0; k < nrounds; k++) {
 		for (i = 0; i < n; i++) {

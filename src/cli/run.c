@@ -167,35 +167,6 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* Write path durably (temporary file, fsync, rename, fsync the folder). */
-static int write_durably(const char *dir, const char *path, const void *data,
-			 size_t n, mode_t mode)
-{
-	char tmp[4500];
-	int fd, dfd, rc = 0;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -1;
-	if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0)
-		rc = -1;
-	if (close(fd) != 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -1;
-	if (rc != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	dfd = open(dir, O_RDONLY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 static int exists(const char *path)
 {
 	struct stat sb;
@@ -232,7 +203,7 @@ static int pin_profile(run_t *r)
 			rc = -1;
 		}
 		free(old);
-	} else if (write_durably(r->work, r->path, src, n, 0644) != 0) {
+	} else if (cli_write_durably(r->path, src, n, 0644) != 0) {
 		cli_error("%s: %s", r->path, strerror(errno));
 		rc = -1;
 	}
@@ -246,7 +217,7 @@ static int pin_profile(run_t *r)
 		src = slurp(r->o.file, &n);
 		snprintf(r->path, sizeof r->path, "%s/order.yaml", r->work);
 		if (src == NULL ||
-		    write_durably(r->work, r->path, src, n, 0644) != 0) {
+		    cli_write_durably(r->path, src, n, 0644) != 0) {
 			cli_error("%s: %s", r->path, strerror(errno));
 			rc = -1;
 		}
@@ -272,7 +243,7 @@ static int make_pin(run_t *r, const char *hsm, const char *name)
 	cli_wipe(raw, sizeof raw);
 	hex[16] = '\n';
 	hex[17] = '\0';
-	if (write_durably(hsm, r->path, hex, 17, 0600) != 0) {
+	if (cli_write_durably(r->path, hex, 17, 0600) != 0) {
 		cli_wipe(hex, sizeof hex);
 		cli_error("%s: %s", r->path, strerror(errno));
 		return -1;
@@ -323,7 +294,8 @@ static int token_keyless(const char *tokens)
 			continue;
 		while (!keys && (f = readdir(s)) != NULL) {
 			n = strlen(f->d_name);
-			if (n > 7 && strcmp(f->d_name + n - 7, ".object") == 0 &&
+			if (n > 7 &&
+			    strcmp(f->d_name + n - 7, ".object") == 0 &&
 			    strcmp(f->d_name, "token.object") != 0)
 				keys = 1;
 		}
@@ -397,7 +369,7 @@ static int work_token(run_t *r)
 			 "log.level = ERROR\n"
 			 "slots.removable = false\n",
 			 tokens);
-		if (write_durably(abs, conf, text, strlen(text), 0600) != 0) {
+		if (cli_write_durably(conf, text, strlen(text), 0600) != 0) {
 			cli_error("%s: %s", conf, strerror(errno));
 			return -1;
 		}
@@ -469,23 +441,6 @@ typedef struct {
 	const char *what;
 } want_key_t;
 
-static perso_key_type_t alg_type(profile_alg_t a)
-{
-	switch (a) {
-	case PROFILE_ALG_AES128:
-		return PERSO_KEY_AES128;
-	case PROFILE_ALG_AES192:
-		return PERSO_KEY_AES192;
-	case PROFILE_ALG_AES256:
-		return PERSO_KEY_AES256;
-	case PROFILE_ALG_3DES2:
-		return PERSO_KEY_3DES2;
-	case PROFILE_ALG_3DES3:
-		return PERSO_KEY_3DES3;
-	}
-	return PERSO_KEY_AES128;
-}
-
 /* The keys the order needs: made in the work folder's token if absent;
  * in another token they must be there. */
 static int ensure_keys(run_t *r, int create)
@@ -506,7 +461,7 @@ static int ensure_keys(run_t *r, int create)
 		if (j == nw)
 			want[nw++] =
 				(want_key_t){ keys[i].master,
-					      alg_type(keys[i].alg),
+					      perso_alg_key_type(keys[i].alg),
 					      PERSO_ROLE_MASTER, "master key" };
 	}
 	if (psc != NULL && psc->present && psc->master != NULL)

@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "perso/perso.h"
 #include "perso/perso_int.h"
 
 perso_status_t pc_fail(pc_ctx_t *c, perso_status_t st, const char *fmt, ...)
@@ -260,7 +261,7 @@ int pc_pin_encode(const profile_pin_t *pin, const char *value, size_t len,
 	return -1;
 }
 
-perso_key_type_t pc_key_type(profile_alg_t alg)
+perso_key_type_t perso_alg_key_type(profile_alg_t alg)
 {
 	switch (alg) {
 	case PROFILE_ALG_AES128:
@@ -322,7 +323,7 @@ perso_status_t pc_card_key(pc_ctx_t *c, const profile_key_t *k,
 			   const uint8_t serial[PERSO_SERIAL_LEN],
 			   uint8_t clear[32], const char *step)
 {
-	perso_key_type_t kt = pc_key_type(k->alg);
+	perso_key_type_t kt = perso_alg_key_type(k->alg);
 
 	if (kt == 0 || k->key_len != perso_key_type_len(kt))
 		return pc_fail(c, PERSO_ERR_PARAM, "%s: bad algorithm", step);

@@ -104,6 +104,9 @@ void perso_holder_clear(perso_holder_t *h);
 
 /* ---------------------------------------------------------------- card */
 
+/* The token's key type of a profile's key algorithm; 0 for none. */
+perso_key_type_t perso_alg_key_type(profile_alg_t alg);
+
 typedef struct {
 	const char *wrap_label; /* AES wrapping key for card keys */
 	uint16_t personalizer;	/* CPLC DF44: who */

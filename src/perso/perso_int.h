@@ -69,7 +69,6 @@ perso_status_t pc_chip_data(pc_ctx_t *c, uint8_t *lcs,
 int pc_pin_encode(const profile_pin_t *pin, const char *value, size_t len,
 		  uint8_t out[16]);
 
-perso_key_type_t pc_key_type(profile_alg_t alg);
 
 /* Today as a CPLC date (YDDD, BCD). */
 void pc_yddd_today(uint8_t out[2]);

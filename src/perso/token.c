@@ -1318,13 +1318,44 @@ perso_status_t perso_random(perso_token_t *t, uint8_t *out, size_t n)
 	return PERSO_OK;
 }
 
+/* The batch key of that label (AES) and the AES-GCM mechanism for the IV
+ * iv (12 bytes) and the additional data: what encryption and decryption
+ * of a batch's secrets share. */
+static perso_status_t gcm_setup(perso_token_t *t, const char *key_label,
+				const uint8_t *iv, const uint8_t *aad,
+				size_t aad_len, CK_GCM_PARAMS *gp,
+				CK_MECHANISM *m, CK_OBJECT_HANDLE *h)
+{
+	CK_KEY_TYPE ckk;
+	perso_status_t st;
+
+	st = find_key(t, key_label, h);
+	if (st == PERSO_OK)
+		st = key_type_of(t, *h, key_label, &ckk);
+	if (st != PERSO_OK)
+		return st;
+	if (!ckk_aes(ckk))
+		return tok_fail(t, PERSO_ERR_KEY_TYPE,
+				"key '%s': a batch key is AES", key_label);
+	memset(gp, 0, sizeof *gp);
+	gp->pIv = (CK_BYTE_PTR)iv;
+	gp->ulIvLen = 12;
+	gp->ulIvBits = 96;
+	gp->pAAD = (CK_BYTE_PTR)aad;
+	gp->ulAADLen = aad_len;
+	gp->ulTagBits = 128;
+	m->mechanism = CKM_AES_GCM;
+	m->pParameter = gp;
+	m->ulParameterLen = sizeof *gp;
+	return PERSO_OK;
+}
+
 perso_status_t perso_encrypt(perso_token_t *t, const char *key_label,
 			     const uint8_t *aad, size_t aad_len,
 			     const uint8_t *in, size_t len, uint8_t *out,
 			     size_t cap, size_t *out_len)
 {
 	CK_OBJECT_HANDLE h;
-	CK_KEY_TYPE ckk;
 	CK_GCM_PARAMS gp;
 	CK_MECHANISM m;
 	CK_ULONG olen;
@@ -1338,27 +1369,11 @@ perso_status_t perso_encrypt(perso_token_t *t, const char *key_label,
 	if (cap < len + PERSO_GCM_OVERHEAD)
 		return tok_fail(t, PERSO_ERR_PARAM,
 				"encryption buffer too small");
-	st = find_key(t, key_label, &h);
-	if (st == PERSO_OK)
-		st = key_type_of(t, h, key_label, &ckk);
-	if (st != PERSO_OK)
-		return st;
-	if (!ckk_aes(ckk))
-		return tok_fail(t, PERSO_ERR_KEY_TYPE,
-				"key '%s': a batch key is AES", key_label);
 	st = perso_random(t, out, 12);
+	if (st == PERSO_OK)
+		st = gcm_setup(t, key_label, out, aad, aad_len, &gp, &m, &h);
 	if (st != PERSO_OK)
 		return st;
-	memset(&gp, 0, sizeof gp);
-	gp.pIv = out;
-	gp.ulIvLen = 12;
-	gp.ulIvBits = 96;
-	gp.pAAD = (CK_BYTE_PTR)aad;
-	gp.ulAADLen = aad_len;
-	gp.ulTagBits = 128;
-	m.mechanism = CKM_AES_GCM;
-	m.pParameter = &gp;
-	m.ulParameterLen = sizeof gp;
 	olen = cap - 12;
 	rv = t->f->C_EncryptInit(t->s, &m, h);
 	if (rv == CKR_OK)
@@ -1378,7 +1393,6 @@ perso_status_t perso_decrypt(perso_token_t *t, const char *key_label,
 			     size_t cap, size_t *out_len)
 {
 	CK_OBJECT_HANDLE h;
-	CK_KEY_TYPE ckk;
 	CK_GCM_PARAMS gp;
 	CK_MECHANISM m;
 	CK_ULONG olen;
@@ -1397,24 +1411,9 @@ perso_status_t perso_decrypt(perso_token_t *t, const char *key_label,
 	if (cap < len - PERSO_GCM_OVERHEAD)
 		return tok_fail(t, PERSO_ERR_PARAM,
 				"decryption buffer too small");
-	st = find_key(t, key_label, &h);
-	if (st == PERSO_OK)
-		st = key_type_of(t, h, key_label, &ckk);
+	st = gcm_setup(t, key_label, in, aad, aad_len, &gp, &m, &h);
 	if (st != PERSO_OK)
 		return st;
-	if (!ckk_aes(ckk))
-		return tok_fail(t, PERSO_ERR_KEY_TYPE,
-				"key '%s': a batch key is AES", key_label);
-	memset(&gp, 0, sizeof gp);
-	gp.pIv = (CK_BYTE_PTR)in;
-	gp.ulIvLen = 12;
-	gp.ulIvBits = 96;
-	gp.pAAD = (CK_BYTE_PTR)aad;
-	gp.ulAADLen = aad_len;
-	gp.ulTagBits = 128;
-	m.mechanism = CKM_AES_GCM;
-	m.pParameter = &gp;
-	m.ulParameterLen = sizeof gp;
 	/* SoftHSM2 asks for room for the tag too before it checks it. */
 	olen = cap;
 	rv = t->f->C_DecryptInit(t->s, &m, h);
