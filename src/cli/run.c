@@ -952,11 +952,6 @@ int cmd_run(int argc, char **argv)
 		O_DB,
 		O_STATIONS,
 		O_PREPARE,
-		O_DIR,
-		O_MODULE,
-		O_TOKEN,
-		O_PIN_FILE,
-		O_PIN_ENV,
 	};
 	static const struct option lopts[] = {
 		{ "work", required_argument, NULL, O_WORK },
@@ -964,11 +959,7 @@ int cmd_run(int argc, char **argv)
 		{ "stations", required_argument, NULL, O_STATIONS },
 		{ "prepare-only", no_argument, NULL, O_PREPARE },
 		{ "no-stations", no_argument, NULL, O_PREPARE },
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "module", required_argument, NULL, O_MODULE },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "pin-env", required_argument, NULL, O_PIN_ENV },
+		CLI_TOKEN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -976,6 +967,7 @@ int cmd_run(int argc, char **argv)
 	char *end;
 	unsigned long v;
 	int c;
+	cli_token_opts_t tok = { NULL, NULL, NULL, NULL, NULL };
 
 	memset(&ro, 0, sizeof ro);
 	cli_getopt_reset();
@@ -1005,25 +997,17 @@ int cmd_run(int argc, char **argv)
 		case O_PREPARE:
 			ro.prepare_only = 1;
 			break;
-		case O_DIR:
-			ro.token_dir = optarg;
-			break;
-		case O_MODULE:
-			ro.token_module = optarg;
-			break;
-		case O_TOKEN:
-			ro.token_label = optarg;
-			break;
-		case O_PIN_FILE:
-			ro.pin_file = optarg;
-			break;
-		case O_PIN_ENV:
-			ro.pin_env = optarg;
-			break;
 		default:
+			if (cli_token_option(c, optarg, &tok))
+				break;
 			return cli_option_error(c, argv, TOPIC);
 		}
 	}
+	ro.token_dir = tok.dir;
+	ro.token_module = tok.module;
+	ro.token_label = tok.token;
+	ro.pin_file = tok.pin_file;
+	ro.pin_env = tok.pin_env;
 	if (optind >= argc)
 		return cli_usage_error(TOPIC, "an order file (ORDER.yaml) "
 					      "expected");

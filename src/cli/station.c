@@ -90,11 +90,6 @@ int cmd_station(int argc, char **argv)
 		O_NAME,
 		O_THREADS,
 		O_FOLLOW,
-		O_DIR,
-		O_MODULE,
-		O_TOKEN,
-		O_PIN_FILE,
-		O_PIN_ENV,
 	};
 	static const struct option lopts[] = {
 		{ "order", required_argument, NULL, O_ORDER },
@@ -104,11 +99,7 @@ int cmd_station(int argc, char **argv)
 		{ "name", required_argument, NULL, O_NAME },
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "follow", no_argument, NULL, O_FOLLOW },
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "module", required_argument, NULL, O_MODULE },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "pin-env", required_argument, NULL, O_PIN_ENV },
+		CLI_TOKEN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -128,6 +119,7 @@ int cmd_station(int argc, char **argv)
 	unsigned threads = 1;
 	char *end;
 	int c, follow = 0, rc = CLI_FAIL;
+	cli_token_opts_t tok = { NULL, NULL, NULL, NULL, NULL };
 
 	memset(&ts, 0, sizeof ts);
 	cli_getopt_reset();
@@ -166,25 +158,17 @@ int cmd_station(int argc, char **argv)
 		case O_FOLLOW:
 			follow = 1;
 			break;
-		case O_DIR:
-			ts.dir = optarg;
-			break;
-		case O_MODULE:
-			ts.module = optarg;
-			break;
-		case O_TOKEN:
-			ts.label = optarg;
-			break;
-		case O_PIN_FILE:
-			ts.pin_file = optarg;
-			break;
-		case O_PIN_ENV:
-			ts.pin_env = optarg;
-			break;
 		default:
+			if (cli_token_option(c, optarg, &tok))
+				break;
 			return cli_option_error(c, argv, TOPIC);
 		}
 	}
+	ts.dir = tok.dir;
+	ts.module = tok.module;
+	ts.label = tok.token;
+	ts.pin_file = tok.pin_file;
+	ts.pin_env = tok.pin_env;
 	if (optind < argc)
 		return cli_usage_error(TOPIC, "unexpected argument '%s'",
 				       argv[optind]);
