@@ -450,7 +450,16 @@ static int ensure_keys(run_t *r, int create)
 	const profile_key_t *keys = profile_keys(r->p, &nk);
 	const profile_psc_t *psc = profile_psc(r->p);
 	perso_key_info_t *have = NULL;
-	int missing = 0, made = 0;
+	int missing = 0, made = 0, settled = 0;
+	char mark[4300];
+
+	/* Once every key was made and sound, the folder says so: from then
+	 * on chips and batches depend on the keys, which are never touched
+	 * again. Before, a key a kill cut half-way through its making
+	 * (SoftHSM2 writes an object's attributes one by one) has served
+	 * nothing yet: it is made again. */
+	snprintf(mark, sizeof mark, "%s/hsm/keys-made", r->work);
+	settled = !create || exists(mark);
 
 	for (i = 0; i < nk && nw < 40; i++) {
 		if (keys[i].master == NULL)
@@ -480,17 +489,32 @@ static int ensure_keys(run_t *r, int create)
 		return -1;
 	}
 	for (i = 0; i < nw; i++) {
-		for (j = 0; j < nl; j++)
-			if (strcmp(have[j].label, want[i].label) == 0)
-				break;
-		if (j < nl)
-			continue;
 		/* the same label twice in want (a key with two roles) */
 		for (j = 0; j < i; j++)
 			if (strcmp(want[j].label, want[i].label) == 0)
 				break;
 		if (j < i)
 			continue;
+		for (j = 0; j < nl; j++)
+			if (strcmp(have[j].label, want[i].label) == 0)
+				break;
+		if (j < nl && (settled || (have[j].type == want[i].type &&
+					   have[j].role == want[i].role &&
+					   have[j].has_kcv)))
+			continue;
+		if (j < nl) {
+			fprintf(stderr,
+				"cardfab run: key '%s' was cut short by a kill "
+				"while it was made: made again\n",
+				want[i].label);
+			if (perso_key_delete(r->t, want[i].label) != PERSO_OK) {
+				cli_error("token: deleting %s: %s",
+					  want[i].label,
+					  perso_token_error(r->t));
+				free(have);
+				return -1;
+			}
+		}
 		if (!create) {
 			if (want[i].role == PERSO_ROLE_MASTER)
 				cli_error("token: no key '%s' (%s): import it "
@@ -522,6 +546,10 @@ static int ensure_keys(run_t *r, int create)
 		printf("keys: %d key%s generated in the work folder's token "
 		       "(a bureau imports its own)\n",
 		       made, made == 1 ? "" : "s");
+	if (!missing && !settled && cli_write_durably(mark, "", 0, 0600) != 0) {
+		cli_error("%s: %s", mark, strerror(errno));
+		return -1;
+	}
 	return missing ? -1 : 0;
 }
 
