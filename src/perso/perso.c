@@ -35,9 +35,12 @@
 
 /* ---------------------------------------------------------------- layout */
 
-#define UNIT_MAX                                                    \
-	256 /* a record or the bytes of a transparent file we write \
-	     */
+/* A record (255 bytes at most), or the first bytes of a transparent file
+ * that fields may be placed in. */
+#define UNIT_MAX 1024
+/* Data bytes an APDU carries: with C-DEC padding (16) and the C-MAC (8) a
+ * wrapped command still has a short Lc. */
+#define CHUNK 224
 #define SPANS_MAX 32
 
 typedef struct {
@@ -683,14 +686,21 @@ static perso_status_t write_unit(run_t *r, const unit_t *u)
 		return st;
 	if (u->record == 0) {
 		for (i = 0; i < u->nspan; i++) {
-			unsigned off = u->span[i].off, len = u->span[i].len;
+			unsigned off = u->span[i].off,
+				 end = off + u->span[i].len;
 
-			st = pc_xchg(
-				&r->c, step, "UPDATE BINARY", a,
-				pc_mk(a, 0x00, 0xD6, (uint8_t)(off >> 8 & 0x7F),
-				      (uint8_t)off, u->data + off, len, -1));
-			if (st != PERSO_OK)
-				return st;
+			for (; off < end; off += CHUNK) {
+				unsigned len =
+					end - off < CHUNK ? end - off : CHUNK;
+
+				st = pc_xchg(&r->c, step, "UPDATE BINARY", a,
+					     pc_mk(a, 0x00, 0xD6,
+						   (uint8_t)(off >> 8 & 0x7F),
+						   (uint8_t)off, u->data + off,
+						   len, -1));
+				if (st != PERSO_OK)
+					return st;
+			}
 		}
 		return PERSO_OK;
 	}
@@ -741,21 +751,28 @@ static perso_status_t check_unit(run_t *r, const unit_t *u)
 		return st;
 	if (u->record == 0) {
 		for (i = 0; i < u->nspan; i++) {
-			unsigned off = u->span[i].off, len = u->span[i].len;
+			unsigned off = u->span[i].off,
+				 end = off + u->span[i].len;
 
-			st = pc_xchg(&r->c, step, "READ BINARY", a,
-				     pc_mk(a, 0x00, 0xB0,
-					   (uint8_t)(off >> 8 & 0x7F),
-					   (uint8_t)off, NULL, 0,
-					   (int)(len & 0xFF)));
-			if (st != PERSO_OK)
-				return st;
-			if (r->c.rlen != len ||
-			    memcmp(r->c.resp, u->data + off, len) != 0)
-				return pc_fail(&r->c, PERSO_ERR_CARD,
-					       "%s: bytes %u..%u differ from "
-					       "what was written",
-					       step, off, off + len - 1);
+			for (; off < end; off += CHUNK) {
+				unsigned len =
+					end - off < CHUNK ? end - off : CHUNK;
+
+				st = pc_xchg(&r->c, step, "READ BINARY", a,
+					     pc_mk(a, 0x00, 0xB0,
+						   (uint8_t)(off >> 8 & 0x7F),
+						   (uint8_t)off, NULL, 0,
+						   (int)len));
+				if (st != PERSO_OK)
+					return st;
+				if (r->c.rlen != len ||
+				    memcmp(r->c.resp, u->data + off, len) != 0)
+					return pc_fail(
+						&r->c, PERSO_ERR_CARD,
+						"%s: bytes %u..%u differ "
+						"from what was written",
+						step, off, off + len - 1);
+			}
 		}
 		return PERSO_OK;
 	}

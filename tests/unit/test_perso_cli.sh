@@ -15,8 +15,10 @@
 # holder goes to the next card; every holder is issued exactly once
 # (journal); the PIN mailer lines decrypt (known mailer key) to the
 # holder's PINs; a card face per card holds the holder's name; a second
-# run changes nothing. No key, PIN, transport code or token PIN appears in
-# any output, the batch, the journal, the mailer file or the faces.
+# run changes nothing; a field placed past byte 255 of a file, 400 bytes
+# long, goes in pieces and reads back whole. No key, PIN, transport code
+# or token PIN appears in any output, the batch, the journal, the mailer
+# file or the faces.
 #
 # Exit 77 (skipped, loudly) only when SoftHSM2 is not installed.
 set -euo pipefail
@@ -300,6 +302,40 @@ for prof in campus transit loyalty; do
 		--stations 2 "${T[@]}"
 	check "cmp -s $j $j.before" "$prof: a second run changed the journal"
 done
+
+# A holder file larger than a short APDU: a field placed past byte 255 and
+# a run of bytes longer than one command carries, written in pieces and
+# read back (here too, by cardfab apdu).
+/usr/bin/python3 - "$src/profiles/campus.yaml" campus-big.yaml <<'EOF'
+import sys
+s = open(sys.argv[1]).read()
+s = s.replace("profile: campus", "profile: campus-big", 1)
+s = s.replace("        size: 96\n", "        size: 700\n", 1)
+s = s.replace("\nface:", """
+  - name: notes
+    type: text
+    charset: ascii
+    max-length: 400
+    required: false
+    place: {file: holder, offset: 200, width: 400}
+
+face:""", 1)
+open(sys.argv[2], "w").write(s)
+EOF
+run 0 profile check campus-big.yaml
+notes=$(/usr/bin/python3 -c "print(''.join(chr(65 + i % 26) for i in range(400)))")
+printf 'name,student-id,faculty,valid-until,notes\nLong Notes,2000000099,LAW,2030-01-31,%s\n' "$notes" >big.csv
+mkdir -p big-cards
+run 0 chip new --out big-cards/b1.img --serial 4342494700000001 --transport-key TMK "${T[@]}"
+secrets+=("$(div "$TMK" 4342494700000001 8)")
+run 0 init --card vcard:big-cards/b1.img --profile campus-big.yaml "${T[@]}"
+run 0 prep --profile campus-big.yaml --holders big.csv --out big.batch "${T[@]}"
+run 0 perso --batch big.batch --profile campus-big.yaml --cards big-cards "${T[@]}"
+expect out "1 of 1 holders issued"
+want=$(printf '%s' "$notes" | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+run 0 apdu --card big-cards/b1.img 00A4080C0410001001 00B000C8C8 00B00190C8
+check "[ \"\$(sed -n 2p out | cut -d' ' -f1)\$(sed -n 3p out | cut -d' ' -f1)\" = '$want' ]" \
+	"campus-big: the 400-byte field past byte 255 not read back whole"
 
 # A batch whose secrets were moved to another record does not decrypt:
 # record 1 gets record 2's PINs.
