@@ -40,8 +40,9 @@ void usage_chip(FILE *f)
 	const cos_model_t *m = cos_models(&n);
 
 	fputs("usage: cardfab chip new --out CHIP [--model NAME] [--serial HEX]\n"
-	      "                        [--transport-code HEX] "
-	      "[--transport-code-out FILE]\n"
+	      "                        [--transport-code HEX | "
+	      "--transport-code-file FILE]\n"
+	      "                        [--transport-code-out FILE]\n"
 	      "                        [--tries N] [--batch HEX] "
 	      "[--state manufacturing] [--force]\n"
 	      "       cardfab chip info [--json] CHIP\n"
@@ -58,6 +59,11 @@ void usage_chip(FILE *f)
 	      "(default: random)\n"
 	      "      --transport-code HEX    transport code, 16 hex digits "
 	      "(default: random)\n"
+	      "      --transport-code-file FILE\n"
+	      "                              the same, read from the first "
+	      "line of FILE:\n"
+	      "                              a command line is visible to "
+	      "every user (ps)\n"
 	      "      --transport-code-out FILE\n"
 	      "                              write the transport code to FILE "
 	      "(mode 0600);\n"
@@ -385,11 +391,40 @@ static int memcard_new(const char *out, const mc_model_t *model,
 }
 #endif
 
+/* The first line of path, blanks trimmed, into buf: a secret given in a
+ * file (mode 0600) rather than on the command line. Messages name the
+ * file, never its content. */
+static int read_secret_line(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL) {
+		cli_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(buf, (int)cap, f) == NULL) {
+		fclose(f);
+		cli_error("%s: empty", path);
+		return -1;
+	}
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (buf[0] == ' ' || buf[0] == '\t')
+		memmove(buf, buf + strspn(buf, " \t"),
+			strlen(buf + strspn(buf, " \t")) + 1);
+	return 0;
+}
+
 static int chip_new(int argc, char **argv)
 {
 	enum {
 		OPT_SERIAL = 256,
 		OPT_TCODE,
+		OPT_TCODE_FILE,
 		OPT_TCODE_OUT,
 		OPT_STATE,
 		OPT_TRIES,
@@ -401,6 +436,8 @@ static int chip_new(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		{ "serial", required_argument, NULL, OPT_SERIAL },
 		{ "transport-code", required_argument, NULL, OPT_TCODE },
+		{ "transport-code-file", required_argument, NULL,
+		  OPT_TCODE_FILE },
 		{ "transport-code-out", required_argument, NULL,
 		  OPT_TCODE_OUT },
 		{ "tries", required_argument, NULL, OPT_TRIES },
@@ -414,6 +451,7 @@ static int chip_new(int argc, char **argv)
 	};
 	const char *out = NULL, *model_name = "cf32", *code_out = NULL;
 	const char *serial_arg = NULL, *tcode_arg = NULL, *state = NULL;
+	char tcode_buf[80];
 	tkey_opts_t tk = { NULL, { NULL, NULL, NULL, NULL, NULL } };
 	const cos_model_t *model;
 	uint8_t serial[8], tcode[8], batch[2] = { 0x00, 0x01 };
@@ -435,7 +473,19 @@ static int chip_new(int argc, char **argv)
 			serial_arg = optarg;
 			break;
 		case OPT_TCODE:
+			if (tcode_arg != NULL)
+				return cli_usage_error(TOPIC,
+						       "one transport code");
 			tcode_arg = optarg;
+			break;
+		case OPT_TCODE_FILE:
+			if (tcode_arg != NULL)
+				return cli_usage_error(TOPIC,
+						       "one transport code");
+			if (read_secret_line(optarg, tcode_buf,
+					     sizeof tcode_buf) != 0)
+				return CLI_FAIL;
+			tcode_arg = tcode_buf;
 			break;
 		case OPT_TCODE_OUT:
 			code_out = optarg;
@@ -599,6 +649,7 @@ static int chip_new(int argc, char **argv)
 			"cardfab chip new: warning: the random transport code "
 			"was not saved (--transport-code-out FILE): this chip "
 			"can never leave TRANSPORT\n");
+	cli_wipe(tcode_buf, sizeof tcode_buf);
 	return CLI_OK;
 }
 

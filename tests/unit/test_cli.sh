@@ -112,6 +112,21 @@ has out "cf64"
 hasnt out "A1B2C3D4E5F60718"
 hasnt err "A1B2C3D4E5F60718"
 
+# A code read from a file (out of the process list): the chip takes it,
+# nothing echoes it; a second code, a missing file are refused.
+printf '  B1C2D3E4F5061728 \n' >c3f.code
+run 0 "$bin" chip new --out c3f.img --transport-code-file c3f.code
+has out "code as given"
+hasnt out "B1C2D3E4F5061728"
+run 0 "$bin" apdu --card c3f.img 00A4000C023F00 0020001F08B1C2D3E4F5061728
+[ "$(sed -n 2p out)" = 9000 ] || fail "the code from the file: VERIFY $(sed -n 2p out)"
+run 2 "$bin" chip new --out c3g.img --transport-code-file c3f.code \
+	--transport-code A1B2C3D4E5F60718
+has err "one transport code"
+run 1 "$bin" chip new --out c3g.img --transport-code-file nothere.code
+has err "nothere.code"
+hasnt err "B1C2D3E4F5061728"
+
 # Without --transport-code-out a random code is lost: warned, not shown.
 run 0 "$bin" chip new --out c4.img
 has err "not saved"
