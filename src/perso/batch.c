@@ -35,6 +35,10 @@ typedef struct {
 	item_t *items;
 	size_t nitems;
 	char ref[PERSO_REF_MAX];
+	char *signed_text; /* the line before its M item */
+	size_t signed_len;
+	uint8_t *mac; /* the M item: GCM of nothing over signed_text */
+	size_t mac_len;
 } rec_t;
 
 struct perso_batch {
@@ -89,6 +93,10 @@ static void rec_free(rec_t *r)
 	free(r->items);
 	r->items = NULL;
 	r->nitems = 0;
+	free(r->signed_text);
+	free(r->mac);
+	r->signed_text = NULL;
+	r->mac = NULL;
 }
 
 void perso_batch_free(perso_batch_t *b)
@@ -187,7 +195,7 @@ static perso_status_t parse_record(perso_batch_t *b, char *line,
 				   int rfield, char *err, size_t cap)
 {
 	rec_t *r;
-	char *save = NULL, *tok, *end;
+	char *save = NULL, *tok, *end, *mac;
 	unsigned long seq, hl;
 	size_t i;
 	perso_status_t st;
@@ -199,6 +207,30 @@ static perso_status_t parse_record(perso_batch_t *b, char *line,
 	r = &b->recs[b->n];
 	memset(r, 0, sizeof *r);
 	b->n++;
+	/* The integrity item ends the line; what it covers is kept whole
+	 * before the line is cut into items. */
+	mac = strstr(line, "\tM:");
+	if (mac != NULL) {
+		if (strncmp(mac, "\tM:record=", 10) != 0 ||
+		    strchr(mac + 1, '\t') != NULL)
+			return pc_err(err, cap, PERSO_ERR_FORMAT,
+				      "%s:%u: the integrity item M:record=HEX "
+				      "ends a record line",
+				      path, lineno);
+		r->signed_len = (size_t)(mac - line);
+		r->signed_text = malloc(r->signed_len + 1);
+		if (r->signed_text == NULL)
+			return PERSO_ERR_NOMEM;
+		memcpy(r->signed_text, line, r->signed_len);
+		r->signed_text[r->signed_len] = '\0';
+		r->mac = unhex(mac + 10, strlen(mac + 10), &r->mac_len);
+		if (r->mac == NULL || r->mac_len != PERSO_GCM_OVERHEAD)
+			return pc_err(err, cap, PERSO_ERR_FORMAT,
+				      "%s:%u: item M:record: %d bytes of hex "
+				      "expected",
+				      path, lineno, PERSO_GCM_OVERHEAD);
+		*mac = '\0';
+	}
 	tok = strtok_r(line, "\t", &save); /* "R" */
 	tok = strtok_r(NULL, "\t", &save);
 	seq = tok ? strtoul(tok, &end, 10) : 0;
@@ -368,6 +400,7 @@ perso_status_t perso_batch_holder(perso_batch_t *b, size_t i, perso_token_t *t,
 	const profile_pin_t *ps;
 	size_t nf, np, k, n;
 	rec_t *r;
+	uint8_t check[32];
 	char aad[128], *v, **slot;
 	const char *name;
 	int al;
@@ -379,6 +412,19 @@ perso_status_t perso_batch_holder(perso_batch_t *b, size_t i, perso_token_t *t,
 	r = &b->recs[i];
 	fs = profile_fields(b->p, &nf);
 	ps = profile_pins(b->p, &np);
+	/* The record as data preparation wrote it, or nothing. */
+	if (r->mac == NULL)
+		return pc_err(err, errcap, PERSO_ERR_FORMAT,
+			      "record %u: no integrity item (M:record)",
+			      r->seq);
+	st = perso_decrypt(t, b->key, (const uint8_t *)r->signed_text,
+			   r->signed_len, r->mac, r->mac_len, check,
+			   sizeof check, &n);
+	if (st != PERSO_OK)
+		return pc_err(err, errcap, st,
+			      "record %u was altered or is not this batch's: "
+			      "%s",
+			      r->seq, perso_token_error(t));
 	h->seq = r->seq;
 	h->line = r->line;
 	snprintf(h->ref, sizeof h->ref, "%s", r->ref);

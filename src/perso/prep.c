@@ -756,10 +756,9 @@ static int put_secret(wr_t *w, char kind, const char *name, const uint8_t *v,
 	return 0;
 }
 
-static int write_record(void *ctx, unsigned line, const char *const *values,
+static int record_items(wr_t *w, unsigned line, const char *const *values,
 			size_t nvalues)
 {
-	wr_t *w = ctx;
 	size_t nf, np, i, k;
 	const profile_field_t *fs = profile_fields(w->p, &nf);
 	const profile_pin_t *ps = profile_pins(w->p, &np);
@@ -818,8 +817,52 @@ static int write_record(void *ctx, unsigned line, const char *const *values,
 		}
 		OPENSSL_cleanse(pin, sizeof pin);
 	}
-	fputc('\n', w->f);
 	return ferror(w->f) ? -1 : 0;
+}
+
+/*
+ * A record line, ended by its integrity item "M:record=HEX": AES-GCM under
+ * the batch key of nothing, with the line before it as additional data,
+ * so that a clear field altered or a record moved does not verify
+ * (perso_batch_holder()).
+ */
+static int write_record(void *ctx, unsigned line, const char *const *values,
+			size_t nvalues)
+{
+	wr_t *w = ctx;
+	FILE *out = w->f;
+	char *buf = NULL;
+	size_t blen = 0, tl = 0;
+	uint8_t tag[PERSO_GCM_OVERHEAD];
+	int rc;
+
+	w->f = open_memstream(&buf, &blen);
+	if (w->f == NULL) {
+		w->f = out;
+		w->st = PERSO_ERR_NOMEM;
+		return -1;
+	}
+	rc = record_items(w, line, values, nvalues);
+	if (fflush(w->f) != 0)
+		rc = -1;
+	if (rc == 0) {
+		w->st = perso_encrypt(w->t, w->key, (const uint8_t *)buf, blen,
+				      tag, 0, tag, sizeof tag, &tl);
+		if (w->st != PERSO_OK)
+			rc = -1;
+	}
+	if (rc == 0) {
+		fputs("\tM:record=", w->f);
+		put_hex(w->f, tag, tl);
+		fputc('\n', w->f);
+	}
+	if (fclose(w->f) != 0)
+		rc = -1;
+	w->f = out;
+	if (rc == 0 && fwrite(buf, 1, blen, out) != blen)
+		rc = -1;
+	free(buf);
+	return rc == 0 && !ferror(out) ? 0 : -1;
 }
 
 /* The folder of path, for its fsync. */

@@ -346,8 +346,9 @@ recs = {l.split("\t")[1]: i for i, l in enumerate(lines) if l.startswith("R\t")}
 def pins(l):
     return [x for x in l.split("\t")[3:] if x.startswith("P:")]
 r1, r2 = lines[recs["1"]], lines[recs["2"]]
-keep = [x for x in r1.split("\t") if not x.startswith("P:")]
-lines[recs["1"]] = "\t".join(keep + pins(r2))
+keep = [x for x in r1.split("\t") if not x.startswith(("P:", "M:"))]
+mac = [x for x in r1.split("\t") if x.startswith("M:")]
+lines[recs["1"]] = "\t".join(keep + pins(r2) + mac)
 open(sys.argv[2], "w").write("\n".join(lines))
 EOF
 mkdir -p moved-cards
@@ -355,6 +356,26 @@ cp campus-cards/c4.img moved-cards/
 run 1 perso --batch moved.batch --profile "$src/profiles/campus.yaml" \
 	--cards moved-cards --journal moved.journal "${T[@]}" --out moved.out
 expect err "does not decrypt"
+
+# A clear field changed in the batch (another name on the card): the
+# record's integrity item no longer verifies, nothing is written.
+/usr/bin/python3 - campus.batch altered.batch <<'EOF'
+import sys
+out = []
+for l in open(sys.argv[1]).read().split("\n"):
+    if l.startswith("R\t1\t"):
+        l = "\t".join("F:name=" + "4D616C6C6F7279" if x.startswith("F:name=") else x
+                       for x in l.split("\t"))
+    out.append(l)
+open(sys.argv[2], "w").write("\n".join(out))
+EOF
+mkdir -p altered-cards
+cp campus-cards/c4.img altered-cards/
+run 1 perso --batch altered.batch --profile "$src/profiles/campus.yaml" \
+	--cards altered-cards --journal altered.journal "${T[@]}" --out altered.out
+expect err "record 1 was altered"
+run 0 apdu --card altered-cards/c4.img 00A4000C023F00 00CADF3000
+expect out "810104" # still PERSONALIZATION: not touched
 
 # No secret anywhere: outputs, batches, journals, mailers, faces.
 files=("$all_out" ./*.batch ./*.journal ./*.batch.out/mailer.txt ./*.batch.out/faces/*.svg)

@@ -132,6 +132,14 @@ for line in open(path):
             c = AES.new(key, AES.MODE_GCM, nonce=b[:12])
             c.update(f"{seq}:{kind}:{name}".encode())
             v = c.decrypt_and_verify(b[12:-16], b[-16:]).decode()
+        elif kind == "M":
+            # the record's integrity: GCM of nothing over the line
+            # before this item
+            signed = line.rstrip("\n").split("\tM:", 1)[0].encode()
+            c = AES.new(key, AES.MODE_GCM, nonce=b[:12])
+            c.update(signed)
+            c.decrypt_and_verify(b"", b[12:])
+            v = "verified"
         else:
             v = b.decode()
         vals[kind + ":" + name] = v
@@ -140,6 +148,8 @@ for line in open(path):
     puk = vals.get("P:puk", "")
     if len(puk) != 8 or not puk.isdigit():
         print("record", seq, "random PUK not 8 digits", file=sys.stderr); ok = False
+    if vals.get("M:record") != "verified" or not line.rstrip("\n").split("\t")[-1].startswith("M:"):
+        print("record", seq, "without its integrity item last", file=sys.stderr); ok = False
     if "F:pin-value" in vals:
         print("record", seq, "secret field in clear", file=sys.stderr); ok = False
     print(puk)
