@@ -693,6 +693,33 @@ static result_t run_round(round_t *r, unsigned nst)
 /* The token operations of perso_prep_batch() for n holders, alone: the
  * same draws and encryptions, in the same order, nothing else. */
 static unsigned long long alone_draws, alone_encs;
+/* The lengths of the record lines of the batch written (the additional
+ * data of each record's integrity item). */
+static size_t *line_lens, nline_lens;
+static uint8_t line_aad[8192];
+
+static void read_line_lens(const char *batch)
+{
+	FILE *f = fopen(batch, "r");
+	char *l = NULL, *m;
+	size_t cap = 0;
+
+	if (f == NULL)
+		die("%s: %s", batch, strerror(errno));
+	nline_lens = 0;
+	while (getline(&l, &cap, f) >= 0) {
+		if (strncmp(l, "R\t", 2) != 0 ||
+		    (m = strstr(l, "\tM:")) == NULL)
+			continue;
+		line_lens = realloc(line_lens,
+				    (nline_lens + 1) * sizeof *line_lens);
+		if (line_lens == NULL)
+			die("out of memory");
+		line_lens[nline_lens++] = (size_t)(m - l);
+	}
+	free(l);
+	fclose(f);
+}
 
 static double prep_token_alone(perso_token_t *t, const profile_t *p, size_t n)
 {
@@ -707,6 +734,17 @@ static double prep_token_alone(perso_token_t *t, const profile_t *p, size_t n)
 
 	alone_draws = alone_encs = 0;
 	for (i = 0; i < n; i++) {
+		/* The record's integrity item: GCM of nothing over the
+		 * record line, as long as the batch's (or 400 bytes before
+		 * a batch was written). */
+		size_t ll = i < nline_lens ? line_lens[i] : 400;
+
+		if (ll > sizeof line_aad)
+			ll = sizeof line_aad;
+		if (perso_encrypt(t, BATCH_KEY, line_aad, ll, out, 0, out,
+				  sizeof out, &ol) != PERSO_OK)
+			die("perso_encrypt: %s", perso_token_error(t));
+		alone_encs++;
 		for (k = 0; k < nf; k++) {
 			if (!fs[k].secret)
 				continue;
@@ -994,6 +1032,7 @@ int main(int argc, char **argv)
 		e = prep_real(t, p, path, path2, n);
 		if (e < prep_best)
 			prep_best = e;
+		read_line_lens(path2);
 	}
 
 	/* ---- the chips: one initialized set, copied before each round */
