@@ -119,6 +119,7 @@ typedef struct {
 	progress_t *bar;
 	size_t skipped;
 	size_t nrejected; /* the bar counts cards: holders + rejects */
+	unsigned busy;	  /* cards stations hold for a holder now */
 	int wait; /* --wait: a station a reader, cards put in one by one */
 } run_t;
 
@@ -142,6 +143,19 @@ static void station_fail(run_t *r, const char *fmt, ...)
 	}
 	r->stop = 1;
 	pthread_mutex_unlock(&r->mu);
+}
+
+static int add_card(run_t *r, const char *spec);
+
+/* A card put back in the hopper by a station. */
+static int add_card_locked(run_t *r, const char *spec)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	rc = add_card(r, spec);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
 }
 
 static const char *next_card(run_t *r)
@@ -195,6 +209,7 @@ enum {
 	ONE_DONE = 0, /* personalized (issued or rejected) */
 	ONE_NO_CARD,  /* no card (or a mute one) in the reader */
 	ONE_SKIPPED,  /* done before, or no holder left for it */
+	ONE_WAIT,     /* no holder free while other stations hold some */
 	ONE_FAILED,   /* the station failed (r->err) */
 };
 
@@ -215,7 +230,8 @@ static int one_card(run_t *r, perso_token_t *t, const char *spec, int wait,
 	unsigned seq = 0;
 	int resumed = 0;
 	size_t i;
-	int ret = ONE_DONE;
+	int ret = ONE_DONE, took = 0;
+	unsigned busy;
 
 	hex[0] = ref[0] = '\0';
 	*issued = 0;
@@ -241,6 +257,26 @@ static int one_card(run_t *r, perso_token_t *t, const char *spec, int wait,
 	for (i = 0; i < PERSO_SERIAL_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02X", serial[i]);
 	st = perso_journal_take(r->j, hex, &seq, &resumed);
+	if (st == PERSO_ERR_NOT_FOUND) {
+		/* No holder free now; one a station holds may come free
+		 * (its card rejected): then this card waits. A station
+		 * that has just finished freed its holder before it let go
+		 * of its card: with none busy, one more look says. */
+		pthread_mutex_lock(&r->mu);
+		busy = r->busy;
+		pthread_mutex_unlock(&r->mu);
+		if (busy > 0) {
+			ret = ONE_WAIT;
+			goto out;
+		}
+		st = perso_journal_take(r->j, hex, &seq, &resumed);
+	}
+	if (st == PERSO_OK) {
+		pthread_mutex_lock(&r->mu);
+		r->busy++;
+		pthread_mutex_unlock(&r->mu);
+		took = 1;
+	}
 	if (st == PERSO_ERR_EXISTS || st == PERSO_ERR_NOT_FOUND) {
 		/* finished before, or no holder left for it */
 		pthread_mutex_lock(&r->mu);
@@ -298,6 +334,11 @@ static int one_card(run_t *r, perso_token_t *t, const char *spec, int wait,
 out:
 	if (rd != NULL)
 		reader_close(rd, NULL, 0);
+	if (took) {
+		pthread_mutex_lock(&r->mu);
+		r->busy--;
+		pthread_mutex_unlock(&r->mu);
+	}
 	return ret;
 }
 
@@ -378,6 +419,7 @@ static void *station_main(void *arg)
 	perso_token_t *t = NULL;
 	const char *spec;
 	char hex[17], ref[PERSO_REF_MAX];
+	struct timespec pause = { 0, 10 * 1000000L };
 	size_t issued;
 	int ok;
 
@@ -396,7 +438,14 @@ static void *station_main(void *arg)
 		return NULL;
 	}
 	while ((spec = next_card(r)) != NULL) {
-		one_card(r, t, spec, 0, hex, ref, &ok);
+		if (one_card(r, t, spec, 0, hex, ref, &ok) == ONE_WAIT) {
+			/* Back in the hopper, behind the others. */
+			if (add_card_locked(r, spec) != 0) {
+				station_fail(r, "out of memory");
+				break;
+			}
+			nanosleep(&pause, NULL);
+		}
 		perso_journal_counts(r->j, &issued, NULL);
 		if (issued == perso_batch_count(r->b))
 			break;

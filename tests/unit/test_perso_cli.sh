@@ -303,6 +303,24 @@ for prof in campus transit loyalty; do
 	check "cmp -s $j $j.before" "$prof: a second run changed the journal"
 done
 
+# Two stations, one holder, a blank chip and a good one: while one station
+# holds the holder for the blank chip, the other must wait for it, not
+# pass its good card by (the holder would be left without a card).
+head -n 2 campus.csv >one.csv
+mkdir -p race-pristine
+run 0 chip new --out race-pristine/a-blank.img --serial 4E00000000000099 --transport-key TMK "${T[@]}"
+run 0 chip new --out race-pristine/b-good.img --serial 4352414345000001 --transport-key TMK "${T[@]}"
+secrets+=("$(div "$TMK" 4E00000000000099 8)" "$(div "$TMK" 4352414345000001 8)")
+run 0 init --card vcard:race-pristine/b-good.img --profile "$src/profiles/campus.yaml" "${T[@]}"
+run 0 prep --profile "$src/profiles/campus.yaml" --holders one.csv --out one.batch "${T[@]}"
+for i in 1 2 3 4 5; do
+	rm -rf race-cards one.batch.journal one.batch.out
+	cp -r race-pristine race-cards
+	run 0 perso --batch one.batch --profile "$src/profiles/campus.yaml" \
+		--cards race-cards --stations 2 "${T[@]}"
+	expect out "1 of 1 holders issued, 1 cards rejected"
+done
+
 # A holder file larger than a short APDU: a field placed past byte 255 and
 # a run of bytes longer than one command carries, written in pieces and
 # read back (here too, by cardfab apdu).
