@@ -231,7 +231,6 @@ static int one_card(run_t *r, perso_token_t *t, const char *spec, int wait,
 	int resumed = 0;
 	size_t i;
 	int ret = ONE_DONE, took = 0;
-	unsigned busy;
 
 	hex[0] = ref[0] = '\0';
 	*issued = 0;
@@ -256,27 +255,21 @@ static int one_card(run_t *r, perso_token_t *t, const char *spec, int wait,
 	}
 	for (i = 0; i < PERSO_SERIAL_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02X", serial[i]);
+	/* The take and the count of cards in hand change together: a
+	 * station that finds no holder free while another holds one (for a
+	 * card that may yet be rejected) waits for it, and one that finds
+	 * none in hand knows no holder will come free. */
+	pthread_mutex_lock(&r->mu);
 	st = perso_journal_take(r->j, hex, &seq, &resumed);
-	if (st == PERSO_ERR_NOT_FOUND) {
-		/* No holder free now; one a station holds may come free
-		 * (its card rejected): then this card waits. A station
-		 * that has just finished freed its holder before it let go
-		 * of its card: with none busy, one more look says. */
-		pthread_mutex_lock(&r->mu);
-		busy = r->busy;
-		pthread_mutex_unlock(&r->mu);
-		if (busy > 0) {
-			ret = ONE_WAIT;
-			goto out;
-		}
-		st = perso_journal_take(r->j, hex, &seq, &resumed);
-	}
 	if (st == PERSO_OK) {
-		pthread_mutex_lock(&r->mu);
 		r->busy++;
-		pthread_mutex_unlock(&r->mu);
 		took = 1;
+	} else if (st == PERSO_ERR_NOT_FOUND && r->busy > 0) {
+		ret = ONE_WAIT;
 	}
+	pthread_mutex_unlock(&r->mu);
+	if (ret == ONE_WAIT)
+		goto out;
 	if (st == PERSO_ERR_EXISTS || st == PERSO_ERR_NOT_FOUND) {
 		/* finished before, or no holder left for it */
 		pthread_mutex_lock(&r->mu);

@@ -318,7 +318,7 @@ for i in 1 2 3 4 5; do
 	cp -r race-pristine race-cards
 	run 0 perso --batch one.batch --profile "$src/profiles/campus.yaml" \
 		--cards race-cards --stations 2 "${T[@]}"
-	expect out "1 of 1 holders issued, 1 cards rejected"
+	expect out "1 of 1 holders issued" # the blank one rejected, or not reached
 done
 
 # A holder file larger than a short APDU: a field placed past byte 255 and
