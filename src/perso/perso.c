@@ -975,6 +975,42 @@ static perso_status_t perso_mc(run_t *r, perso_card_info_t *info)
 	return PERSO_OK;
 }
 
+perso_status_t perso_layout(const profile_t *p, const perso_holder_t *h,
+			    size_t *units, size_t *bytes, char *err,
+			    size_t errcap)
+{
+	const profile_info_t *pi = profile_info(p);
+	layout_t l;
+	size_t i, j, n = 0;
+	int rc;
+
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	if (pi == NULL || h == NULL ||
+	    (pi->kind != PROFILE_CHIP_COS && pi->kind != PROFILE_CHIP_MEMCARD))
+		return PERSO_ERR_PARAM;
+	memset(&l, 0, sizeof l);
+	l.p = p, l.err = err, l.errcap = errcap;
+	rc = pi->kind == PROFILE_CHIP_COS ? layout_cos(&l, h) :
+					    layout_mc(&l, h);
+	if (rc == 0) {
+		spans_merge(&l);
+		for (i = 0; i < l.n; i++) {
+			if (l.u[i].record != 0)
+				n += l.u[i].len;
+			for (j = 0; j < l.u[i].nspan; j++)
+				n += l.u[i].span[j].len;
+		}
+	}
+	if (units != NULL)
+		*units = rc == 0 ? l.n : 0;
+	if (bytes != NULL)
+		*bytes = rc == 0 ? n : 0;
+	OPENSSL_cleanse(l.u, l.n * sizeof *l.u);
+	free(l.u);
+	return rc == 0 ? PERSO_OK : PERSO_ERR_FORMAT;
+}
+
 perso_status_t perso_card(reader_t *rd, const profile_t *p, perso_token_t *t,
 			  const perso_card_opts_t *o, const perso_holder_t *h,
 			  perso_card_info_t *info, char *err, size_t errcap)

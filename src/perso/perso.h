@@ -123,6 +123,17 @@ typedef struct {
 } perso_card_info_t;
 
 /*
+ * Lay out holder h's data for profile p as perso_card() writes it, without
+ * a card: PERSO_OK (units receives the files, records and areas written,
+ * bytes the bytes), or PERSO_ERR_FORMAT with err naming the field and what
+ * is wrong. perso_card() does this first; it is public for checks ahead
+ * of a run and for the fuzz target.
+ */
+perso_status_t perso_layout(const profile_t *p, const perso_holder_t *h,
+			    size_t *units, size_t *bytes, char *err,
+			    size_t errcap);
+
+/*
  * Personalize the card in r (powered up if it is not) for holder h.
  * PERSO_OK: the card is OPERATIONAL and holds h's data, read back.
  * PERSO_ERR_CARD: the card refused a step or differs (err says which);

@@ -6,11 +6,17 @@
  * line dropped).
  *
  * Input: the first byte chooses what is fuzzed, the rest is the file.
- *   byte % 4 == 0, 1, 2: a batch read against the campus, transit or
+ *   byte % 8 == 0, 1, 2: a batch read against the campus, transit or
  *                        loyalty example profile (loaded once, from the
  *                        source tree this file is in, or from
  *                        $CARDFAB_SOURCE_DIR/profiles);
- *   byte % 4 == 3:       a journal of a batch of 1 + byte / 4 holders.
+ *   byte % 8 == 3, 7:    a journal of a batch of 1 + byte / 8 holders;
+ *   byte % 8 == 4, 5, 6: a holder's data laid out for the campus,
+ *                        transit or loyalty card (perso_layout(), what
+ *                        perso_card() does before it touches a card): the
+ *                        rest split at LF into the values of the
+ *                        profile's fields, in order (an empty one: none).
+ *   byte % 8 == 0, 1, 2: the batch, as above.
  * The files are memory files (memfd_create), read through their
  * /proc/self/fd path as a station reads its own. The seed corpus
  * (tests/fuzz/corpus/fuzz_batch/) holds batches of the three profiles and
@@ -144,6 +150,41 @@ static void fuzz_journal(size_t holders, const uint8_t *data, size_t len)
 	close(fd);
 }
 
+static void fuzz_layout(const profile_t *p, const uint8_t *data, size_t len)
+{
+	perso_holder_t h;
+	char *buf = malloc(len + 1), *v, err[512];
+	const profile_field_t *fs;
+	size_t nf, i = 0, units = 0, bytes = 0;
+	perso_status_t st;
+
+	CHECK(buf != NULL);
+	memcpy(buf, data, len);
+	buf[len] = '\0';
+	fs = profile_fields(p, &nf);
+	memset(&h, 0, sizeof h);
+	h.values = calloc(nf ? nf : 1, sizeof *h.values);
+	CHECK(h.values != NULL);
+	h.nvalues = nf;
+	for (v = buf; i < nf && v != NULL; i++) {
+		char *nl = strchr(v, '\n');
+
+		if (nl != NULL)
+			*nl = '\0';
+		h.values[i] = v[0] != '\0' ? v : NULL;
+		v = nl != NULL ? nl + 1 : NULL;
+	}
+	st = perso_layout(p, &h, &units, &bytes, err, sizeof err);
+	CHECK(st == PERSO_OK || st == PERSO_ERR_FORMAT);
+	if (st == PERSO_OK)
+		CHECK(bytes <= 64 * 1024 && (units > 0 || bytes == 0));
+	else
+		CHECK(err[0] != '\0');
+	(void)fs;
+	free(h.values);
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -151,9 +192,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		load_profiles();
 	if (size < 1)
 		return 0;
-	if (data[0] % 4 < 3)
-		fuzz_batch(profiles[data[0] % 4], data + 1, size - 1);
-	else
-		fuzz_journal(1u + data[0] / 4u, data + 1, size - 1);
+	switch (data[0] % 8) {
+	case 0:
+	case 1:
+	case 2:
+		fuzz_batch(profiles[data[0] % 8], data + 1, size - 1);
+		break;
+	case 4:
+	case 5:
+	case 6:
+		fuzz_layout(profiles[data[0] % 8 - 4], data + 1, size - 1);
+		break;
+	default:
+		fuzz_journal(1u + data[0] / 8u, data + 1, size - 1);
+		break;
+	}
 	return 0;
 }
