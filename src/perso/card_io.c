@@ -398,6 +398,9 @@ perso_status_t pc_cplc_stamp(pc_ctx_t *c, uint16_t tag, uint16_t who,
 	uint8_t s[8], a[16], cmd[20];
 	const uint8_t *v;
 	unsigned off = tag == 0xDF43 ? 26 : 34, k;
+	const char *cmd_name =
+		tag == 0xDF43 ? "PUT DATA DF43" : "PUT DATA DF44";
+	uint16_t sw = 0;
 	int set = 0;
 	perso_status_t st;
 
@@ -408,6 +411,19 @@ perso_status_t pc_cplc_stamp(pc_ctx_t *c, uint16_t tag, uint16_t who,
 	s[5] = (uint8_t)(equipment >> 16);
 	s[6] = (uint8_t)(equipment >> 8);
 	s[7] = (uint8_t)equipment;
+	if (!check_only) {
+		/* The stamp first: only a chip that carries one already
+		 * (6985, a stamp is written once) costs a read. */
+		st = pc_xchg_any(c, "CPLC stamp", cmd_name, cmd,
+				 pc_mk(cmd, 0x00, 0xDA, (uint8_t)(tag >> 8),
+				       (uint8_t)tag, s, 8, -1),
+				 &sw);
+		if (st != PERSO_OK || sw == 0x9000)
+			return st;
+		if (sw != 0x6985)
+			return pc_fail(c, PERSO_ERR_CARD,
+				       "CPLC stamp: %s: SW %04X", cmd_name, sw);
+	}
 	st = pc_xchg(c, "CPLC stamp", "GET DATA 9F7F", a,
 		     pc_mk(a, 0x80, 0xCA, 0x9F, 0x7F, NULL, 0, 0));
 	if (st != PERSO_OK)
@@ -434,10 +450,10 @@ perso_status_t pc_cplc_stamp(pc_ctx_t *c, uint16_t tag, uint16_t who,
 	if (check_only)
 		return pc_fail(c, PERSO_ERR_CARD,
 			       "CPLC stamp: the chip carries none (%04X)", tag);
-	return pc_xchg(c, "CPLC stamp",
-		       tag == 0xDF43 ? "PUT DATA DF43" : "PUT DATA DF44", cmd,
-		       pc_mk(cmd, 0x00, 0xDA, (uint8_t)(tag >> 8), (uint8_t)tag,
-			     s, 8, -1));
+	return pc_fail(c, PERSO_ERR_CARD,
+		       "CPLC stamp: %s: SW 6985: the chip is not in the life "
+		       "cycle state this stamp belongs to",
+		       cmd_name);
 }
 
 perso_status_t pc_power(pc_ctx_t *c, const char *step)
